@@ -1,0 +1,121 @@
+"""Dependency aliases for routes: settings, session, cache, current user."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..cache import SafeCache
+from ..core.crypto import FieldCipher
+from ..core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from ..core.policies import Policies
+from ..core.security import decode_access_token
+from ..core.settings import Settings
+from ..db import Database
+from ..models.tables import User
+from ..services import users as user_service
+from ..services.items import ItemService
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_policies(request: Request) -> Policies:
+    """Return the security policies the app enforces."""
+    policies: Policies = request.app.state.policies
+    return policies
+
+
+def get_cache(request: Request) -> SafeCache:
+    """Return the app's cache."""
+    cache: SafeCache = request.app.state.cache
+    return cache
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a database session for one request."""
+    database: Database = request.app.state.database
+    async with database.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoliciesDep = Annotated[Policies, Depends(get_policies)]
+CacheDep = Annotated[SafeCache, Depends(get_cache)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    policies: PoliciesDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> User:
+    """Return the active user the bearer token belongs to.
+
+    Raises:
+        AuthenticationError: no token, an invalid one, or its user is gone or inactive.
+    """
+    if not token:
+        raise AuthenticationError("not authenticated")
+    claims = decode_access_token(token, settings, policies.access)
+    try:
+        user = await user_service.get(session, uuid.UUID(claims.subject))
+    except (ValueError, NotFoundError) as exc:
+        raise AuthenticationError("the access token is not valid") from exc
+    if not user.is_active:
+        raise AuthenticationError("the access token is not valid")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    """Return the current user if it has the admin role.
+
+    Raises:
+        PermissionDeniedError: the user is not an admin.
+    """
+    if user.role != "admin":
+        raise PermissionDeniedError("this needs the admin role")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+def get_item_service(request: Request, session: SessionDep, cache: CacheDep, settings: SettingsDep) -> ItemService:
+    """Build the item service for one request."""
+    cipher: FieldCipher = request.app.state.cipher
+    return ItemService(session=session, cache=cache, cipher=cipher, settings=settings)
+
+
+ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
+
+
+class PageParams:
+    """``limit`` and ``offset`` query parameters, bounded by ``app.max_page_size``."""
+
+    def __init__(
+        self,
+        settings: SettingsDep,
+        limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 20,
+        offset: Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")] = 0,
+    ) -> None:
+        """Clamp ``limit`` to the configured maximum."""
+        self.limit = min(limit, settings.app.max_page_size)
+        self.offset = offset
+
+
+PageDep = Annotated[PageParams, Depends()]

@@ -1,0 +1,45 @@
+"""In-process cache with TTL and a size bound (development and single-process use)."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+
+class MemoryCache:
+    """A least-recently-used dictionary whose entries expire."""
+
+    def __init__(self, max_entries: int) -> None:
+        """Keep at most ``max_entries`` values."""
+        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        """Return a live value, dropping it when expired."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at <= time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        """Store ``value``, evicting the least recently used entry when full."""
+        self._data[key] = (time.monotonic() + ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max_entries:
+            self._data.popitem(last=False)
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        self._data.pop(key, None)
+
+    async def ping(self) -> None:
+        """Always reachable."""
+
+    async def close(self) -> None:
+        """Drop every entry."""
+        self._data.clear()

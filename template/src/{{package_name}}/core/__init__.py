@@ -1,0 +1,1 @@
+"""Cross-cutting concerns: settings, security, logging, errors."""

@@ -1,0 +1,116 @@
+"""One JSON error body for every failure: ``{"error": {"code", "message", "request_id"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error the API reports to the client with a status and a stable code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        """Keep the client-facing message."""
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(AppError):
+    """The resource does not exist (or is not visible to the caller)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    """The request conflicts with existing state, such as a taken email."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class AuthenticationError(AppError):
+    """Missing or invalid credentials."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class PermissionDeniedError(AppError):
+    """Authenticated, but not allowed."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class ServiceUnavailableError(AppError):
+    """A dependency the request needs is unreachable."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """Build the error body shared by every handler."""
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id_var.get()}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return _json(exc.status_code, error_body(exc.code, exc.message), headers)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    return _json(exc.status_code, error_body(code, str(exc.detail)), getattr(exc, "headers", None))
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return _json(422, error_body("validation_error", "the request is not valid", details))
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    # Connection failures become 503 so clients and load balancers retry elsewhere;
+    # the exception is logged, never sent to the client.
+    logger.error("database unavailable", exc_info=exc)
+    return _json(503, error_body("service_unavailable", "the database is unavailable"))
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return _json(500, error_body("internal_error", "an unexpected error occurred"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into the JSON error body."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)

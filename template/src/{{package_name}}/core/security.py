@@ -1,0 +1,106 @@
+"""Password hashing (argon2) and access tokens (JWT) that survive key rotation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .errors import AuthenticationError
+from .policies import AccessPolicy
+from .settings import Settings
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps login timing uniform.
+_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
+
+
+def hash_password(password: str) -> str:
+    """Hash ``password`` with argon2id and a random salt."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check ``password`` against ``password_hash``; a missing hash never matches."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """The claims the service reads from a verified access token."""
+
+    subject: str
+    role: str
+    expires_at: datetime
+
+
+def create_access_token(subject: str, role: str, settings: Settings, policy: AccessPolicy) -> str:
+    """Sign an access token for ``subject`` with the current JWT key."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "role": role,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=policy.access_token_expire_minutes),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, settings.jwt_secret_key.get_secret_value(), algorithm=policy.jwt_algorithm)
+
+
+def decode_access_token(token: str, settings: Settings, policy: AccessPolicy) -> TokenClaims:
+    """Verify ``token`` with the current JWT key, then the previous one.
+
+    Only the policy's algorithm is accepted, so ``alg: none`` and algorithm-confusion tokens
+    fail verification.
+
+    Raises:
+        AuthenticationError: the token is expired, tampered with, or signed with another key.
+    """
+    keys = [settings.jwt_secret_key]
+    if settings.jwt_secret_key_previous is not None:
+        keys.append(settings.jwt_secret_key_previous)
+    for key in keys:
+        try:
+            claims = jwt.decode(
+                token,
+                key.get_secret_value(),
+                algorithms=[policy.jwt_algorithm],
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationError("the access token has expired") from exc
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.InvalidTokenError as exc:
+            raise AuthenticationError("the access token is not valid") from exc
+        return TokenClaims(
+            subject=str(claims["sub"]),
+            role=str(claims.get("role", "user")),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+    raise AuthenticationError("the access token is not valid")
+
+
+def sign(value: str, settings: Settings) -> str:
+    """Return ``value`` with an HMAC-SHA256 signature made with ``SECRET_KEY``."""
+    mac = hmac.new(settings.secret_key.get_secret_value().encode(), value.encode(), hashlib.sha256)
+    return f"{value}.{mac.hexdigest()}"
+
+
+def unsign(signed: str, settings: Settings) -> str | None:
+    """Return the value of a :func:`sign` output, or None when the signature does not match."""
+    value, _, signature = signed.rpartition(".")
+    if not value:
+        return None
+    expected = sign(value, settings).rpartition(".")[2]
+    return value if hmac.compare_digest(expected, signature) else None

@@ -1,0 +1,1 @@
+"""Tables (SQLAlchemy) and API schemas (pydantic)."""

@@ -1,0 +1,27 @@
+"""Command-line parser of the ops CLI; each group lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import config, keys, security
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser with every group's commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ops",
+        description="Operations on this project: keys, security, config.",
+    )
+    groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
+    for module in (keys, security, config):
+        module.register(groups)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args))

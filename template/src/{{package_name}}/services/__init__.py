@@ -1,0 +1,1 @@
+"""Business rules. Routes call these; these call the database and the cache."""
