@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -75,20 +75,21 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
-async def _app_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+# Starlette types every handler as taking Exception; each is registered for one class only.
+async def _app_error(_: Request, raised: Exception) -> JSONResponse:
+    exc = cast(AppError, raised)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     return _json(exc.status_code, error_body(exc.code, exc.message), headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+async def _http_error(_: Request, raised: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, raised)
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
     return _json(exc.status_code, error_body(code, str(exc.detail)), getattr(exc, "headers", None))
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+async def _validation_error(_: Request, raised: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, raised)
     details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
     return _json(422, error_body("validation_error", "the request is not valid", details))
 

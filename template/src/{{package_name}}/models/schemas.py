@@ -40,7 +40,7 @@ class Token(_Schema):
     """An access token for the ``Authorization: Bearer`` header."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 -- the OAuth2 token type, not a secret
     expires_in: int
 
 

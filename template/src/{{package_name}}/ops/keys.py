@@ -7,6 +7,7 @@ import datetime as dt
 import getpass
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,12 +29,16 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def is_tracked(path: Path) -> bool:
     """Return True when git tracks ``path`` (False outside a repository or without git)."""
+    git = shutil.which("git")
+    if git is None:
+        return False
     try:
-        result = subprocess.run(
-            ["git", "ls-files", "--error-unmatch", "--", str(path)],
+        # A fixed argument list without a shell: nothing here is interpreted.
+        result = subprocess.run(  # noqa: S603
+            [git, "ls-files", "--error-unmatch", "--", path.name],
             capture_output=True,
             check=False,
-            cwd=path.parent if str(path.parent) else None,
+            cwd=path.parent,
         )
     except OSError:
         return False

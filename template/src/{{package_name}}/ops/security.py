@@ -30,7 +30,8 @@ def validate(env: str, path: Path) -> Report:
     """Check the keys in ``path`` and the security settings of ``env``."""
     report = Report(f"security validate --env {env} ({path})")
     if not path.exists():
-        report.add("env file", "fail", f"{path} does not exist", fix="python -m ops keys ensure (development) or keys generate --env ENV")
+        fix = "make setup" if env == "development" else f"python -m {__package__} keys generate --env {env}"
+        report.add("env file", "fail", f"{path} does not exist", fix=fix)
         return report
     values = envfile.read(path)
     strict = env in config.DEPLOYED
