@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info(
             "starting",
-            extra={"env": settings.app_env, "database": redact_url(settings.sqlalchemy_url), "cache": settings.cache.backend},
+            extra={
+                "env": settings.app_env,
+                "database": redact_url(settings.sqlalchemy_url),
+                "cache": settings.cache.backend,
+            },
         )
         app.state.database = Database(settings)
         app.state.cache = create_cache(settings)
@@ -85,4 +89,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hsts=settings.app.public_url.startswith("https://"),
     )
     return app
-

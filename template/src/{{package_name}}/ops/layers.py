@@ -109,9 +109,7 @@ def layer_files(env: str, directory: Path | None = None) -> list[Path]:
     return [*sorted((root / "services").glob("*.yaml")), env_file]
 
 
-def load_layers(
-    env: str, directory: Path | None = None
-) -> tuple[dict[str, Any], dict[str, str]]:
+def load_layers(env: str, directory: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """Merge the YAML layers for ``env``.
 
     Returns:

@@ -58,7 +58,9 @@ class ItemService:
         item = await self.session.get(Item, item_id)
         if item is not None:
             await self.cache.set(
-                self._cache_key(item_id), sign(_item_to_json(item), self.settings).encode(), self.settings.cache.default_ttl
+                self._cache_key(item_id),
+                sign(_item_to_json(item), self.settings).encode(),
+                self.settings.cache.default_ttl,
             )
         return item
 

@@ -19,7 +19,6 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:{MASK}@{host}", parts.path, parts.query, parts.fragment))
 
 
-
 def mask(value: str) -> str:
     """Describe a secret for display without revealing any of it."""
     return f"{MASK} ({len(value)} characters)" if value else "(empty)"
