@@ -41,6 +41,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Driver chatter (every SQLite call) drowns the service's own debug logs.
+    logging.getLogger("aiosqlite").setLevel(max(root.level, logging.INFO))
     # uvicorn's access log duplicates the request log written by the middleware.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
