@@ -64,6 +64,33 @@ class Hook:
         self.results.append((title, ok, detail[-1] if detail else ""))
         return ok
 
+    def lock(self) -> None:
+        """Create ``uv.lock`` and ``requirements/production.txt`` when uv and the index allow.
+
+        Tries the index first (newest versions); without a network, uv's cache may still
+        resolve (``--offline``). When neither works the step says so and ``make lock`` does it
+        later; it is reported, not failed, because a project without a lock still works.
+        """
+        uv = shutil.which("uv")
+        if uv is None:
+            self.results.append(("dependency lock", True, "uv not found: run `make lock` once uv is installed"))
+            return
+        env = dict(os.environ, UV_HTTP_TIMEOUT=os.environ.get("UV_HTTP_TIMEOUT", "15"))
+        for extra in ([], ["--offline"]):
+            result = subprocess.run(
+                [uv, "lock", "--quiet", *extra], cwd=self.root, env=env, capture_output=True, check=False
+            )
+            if result.returncode == 0:
+                break
+        else:
+            self.results.append(("dependency lock", True, "package index unreachable: run `make lock` later"))
+            return
+        (self.root / "requirements").mkdir(exist_ok=True)
+        export = [uv, "export", "--quiet", "--frozen", "--no-dev", "--no-emit-project", "--format", "requirements-txt"]
+        self.step(
+            "dependency lock (uv.lock, requirements/production.txt)", [*export, "-o", "requirements/production.txt"]
+        )
+
     def summary(self) -> bool:
         """Print ✓/✗ per step; return True when every step passed."""
         print("\nprodready post-generation checks:")
@@ -88,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     hook.ops("development keys (.env, mode 0600)", "keys", "ensure")
     if args.operation == "copy" and args.git_init == "True" and not inside_git_repo(root):
         hook.step("git repository", ["git", "init", "--quiet", "--initial-branch=main"])
+    if args.operation == "copy" and not (root / "uv.lock").exists():
+        hook.lock()
     hook.ops("configuration", "config", "validate")
     hook.ops("development security", "security", "validate", "--env", "development")
     ok = hook.summary()

@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import config, keys, security
+from . import config, deps, keys, security
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser with every group's commands."""
     parser = argparse.ArgumentParser(
         prog="python -m ops",
-        description="Operations on this project: keys, security, config.",
+        description="Operations on this project: keys, security, config, dependencies.",
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
-    for module in (keys, security, config):
+    for module in (keys, security, config, deps):
         module.register(groups)
     return parser
 
