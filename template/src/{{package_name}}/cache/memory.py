@@ -33,6 +33,20 @@ class MemoryCache:
         while len(self._data) > self._max_entries:
             self._data.popitem(last=False)
 
+    async def incr(self, key: str, ttl: int) -> int:
+        """Add one to the counter under ``key``; a new counter expires after ``ttl`` seconds."""
+        entry = self._data.get(key)
+        now = time.monotonic()
+        if entry is None or entry[0] <= now:
+            count, expires_at = 1, now + ttl
+        else:
+            count, expires_at = int(entry[1]) + 1, entry[0]
+        self._data[key] = (expires_at, str(count).encode())
+        self._data.move_to_end(key)
+        while len(self._data) > self._max_entries:
+            self._data.popitem(last=False)
+        return count
+
     async def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
         self._data.pop(key, None)

@@ -56,6 +56,18 @@ class PermissionDeniedError(AppError):
     code = "forbidden"
 
 
+class RateLimitedError(AppError):
+    """Too many attempts in the current window."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        """Keep the seconds until the window resets, for the Retry-After header."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailableError(AppError):
     """A dependency the request needs is unreachable."""
 
@@ -79,6 +91,8 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 async def _app_error(_: Request, raised: Exception) -> JSONResponse:
     exc = cast(AppError, raised)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return _json(exc.status_code, error_body(exc.code, exc.message), headers)
 
 
