@@ -3,13 +3,23 @@
 Copier runs this after `copy` and `update` (see `_tasks` in copier.yml) with its own Python,
 from the project's root. It holds no checks of its own: every step is a command of the
 project's ops CLI (``python -m <package>.ops``), the same code its CI and `make setup` run.
-It only writes what no file of the template owns (``.env``, the audit log, git metadata), so
-an update never conflicts because of it, and it never deletes anything.
+
+* copy: ``keys ensure``; ``git init`` (unless answered off, or already inside a repository);
+  ``uv lock`` and the requirements export when uv and the index allow; then the validation.
+* update: ``keys ensure`` and the validation only.
+* validation: ``readiness --json`` (static mode). Its gate checks (configuration, keys, env
+  templates against the settings, tests tree, Dockerfile and CI policy) are printed ✓/✗, with
+  the readiness score; a failed gate check makes the hook exit 1, naming the check.
+
+It only writes what no file of the template owns (``.env``, the audit log, git metadata,
+``uv.lock`` on the first copy), so an update never conflicts because of it, it never deletes
+anything, and nothing runs in Copier's temporary replay folders.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -42,7 +52,10 @@ class Hook:
     def __init__(self, package: str, root: Path) -> None:
         self.package = package
         self.root = root
-        self.results: list[tuple[str, bool, str]] = []
+        # (mark, title, detail): ✓ passed, ✗ failed, - could not run, ! to improve (not blocking)
+        self.results: list[tuple[str, str, str]] = []
+        self.failed: list[str] = []
+        self.score_line = ""
         self.env = dict(os.environ, PYTHONPATH=str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
     def ops(self, title: str, *args: str, required: bool = True) -> bool:
@@ -51,17 +64,23 @@ class Hook:
         result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
         output = (result.stdout + result.stderr).strip()
         ok = result.returncode == 0
-        self.results.append((title, ok or not required, output.splitlines()[-1] if output else ""))
+        self.record(title, ok or not required, output.splitlines()[-1] if output else "")
         if not ok:
             print(f"\n--- {title} failed ---\n{output}\n", file=sys.stderr)
         return ok
+
+    def record(self, title: str, ok: bool, detail: str = "", name: str = "") -> None:
+        """Remember one step's outcome for the summary; ``name`` is how a failure is listed."""
+        self.results.append(("✓" if ok else "✗", title, detail))
+        if not ok:
+            self.failed.append(name or title)
 
     def step(self, title: str, command: list[str]) -> bool:
         """Run an external command (git) and record the outcome."""
         result = subprocess.run(command, cwd=self.root, capture_output=True, text=True, check=False)
         ok = result.returncode == 0
         detail = (result.stdout + result.stderr).strip().splitlines()
-        self.results.append((title, ok, detail[-1] if detail else ""))
+        self.record(title, ok, detail[-1] if detail else "")
         return ok
 
     def lock(self) -> None:
@@ -73,7 +92,7 @@ class Hook:
         """
         uv = shutil.which("uv")
         if uv is None:
-            self.results.append(("dependency lock", True, "uv not found: run `make lock` once uv is installed"))
+            self.record("dependency lock", True, "uv not found: run `make lock` once uv is installed")
             return
         env = dict(os.environ, UV_HTTP_TIMEOUT=os.environ.get("UV_HTTP_TIMEOUT", "15"))
         for extra in ([], ["--offline"]):
@@ -83,7 +102,7 @@ class Hook:
             if result.returncode == 0:
                 break
         else:
-            self.results.append(("dependency lock", True, "package index unreachable: run `make lock` later"))
+            self.record("dependency lock", True, "package index unreachable: run `make lock` later")
             return
         (self.root / "requirements").mkdir(exist_ok=True)
         export = [uv, "export", "--quiet", "--frozen", "--no-dev", "--no-emit-project", "--format", "requirements-txt"]
@@ -91,13 +110,47 @@ class Hook:
             "dependency lock (uv.lock, requirements/production.txt)", [*export, "-o", "requirements/production.txt"]
         )
 
+    def validate(self) -> None:
+        """Run ``readiness --json`` and record its gate checks; other failures become hints."""
+        command = [sys.executable, "-m", f"{self.package}.ops", "readiness", "--json"]
+        result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
+        try:
+            report = json.loads(result.stdout)
+            checks = report["checks"]
+        except (ValueError, KeyError, TypeError):
+            output = (result.stdout + result.stderr).strip()
+            print(f"\n--- readiness failed ---\n{output}\n", file=sys.stderr)
+            self.record("validation (readiness)", False, output.splitlines()[-1] if output else "no output")
+            return
+        hints = []
+        for check in checks:
+            name = f"{check['id']}: {check['title']}"
+            if check["gate"] and check["state"] == "not run":
+                self.results.append(("-", name, f"not run: {check['message']}"))
+            elif check["gate"]:
+                ok = check["state"] == "pass"
+                detail = check["message"] if ok else f"{check['message']} — fix: {check['fix']}"
+                self.record(name, ok, detail, check["id"])
+            elif check["state"] == "fail":
+                hints.append(("!", name, f"fix: {check['fix']}"))
+        for error in report.get("errors", []):
+            self.record(f"readiness check crashed: {error}", False)
+        self.results.extend(hints)
+        self.score_line = (
+            f"readiness {report['score']}/100 (grade {report['grade']}, static checks, "
+            f"{report['measured']:.0%} of the weight measured): `make readiness` for the full report"
+        )
+
     def summary(self) -> bool:
-        """Print ✓/✗ per step; return True when every step passed."""
+        """Print ✓/✗ per step and check, then the score; return True when nothing failed."""
         print("\nprodready post-generation checks:")
-        for title, ok, detail in self.results:
-            mark = "✓" if ok else "✗"
+        for mark, title, detail in self.results:
             print(f"  {mark} {title}" + (f" — {detail}" if detail else ""))
-        return all(ok for _, ok, _ in self.results)
+        if self.score_line:
+            print(f"\n{self.score_line}")
+        if self.failed:
+            print(f"\n✗ validation failed: {', '.join(self.failed)}", file=sys.stderr)
+        return not self.failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,10 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         hook.step("git repository", ["git", "init", "--quiet", "--initial-branch=main"])
     if args.operation == "copy" and not (root / "uv.lock").exists():
         hook.lock()
-    hook.ops("configuration", "config", "validate")
-    hook.ops("development security", "security", "validate", "--env", "development")
+    hook.validate()
     ok = hook.summary()
-    if args.operation == "copy":
+    if args.operation == "copy" and ok:
         print("\nNext steps:\n  make setup   # install dependencies, check keys\n  make test    # run every test tier")
     return 0 if ok else 1
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .logging import request_id_var
@@ -108,7 +108,12 @@ async def _validation_error(_: Request, raised: Exception) -> JSONResponse:
     return _json(422, error_body("validation_error", "the request is not valid", details))
 
 
-async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    refused = isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError | InterfaceError)
+    if refused and not cast(DBAPIError, exc).connection_invalidated:
+        # The database is up but refused the statement (bad data, a constraint): a bug to fix,
+        # not an outage, so it must not send clients and load balancers away with a 503.
+        return await _unexpected(request, exc)
     # Connection failures become 503 so clients and load balancers retry elsewhere;
     # the exception is logged, never sent to the client.
     logger.error("database unavailable", exc_info=exc)

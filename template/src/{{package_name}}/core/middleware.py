@@ -12,12 +12,14 @@ import re
 import time
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
 from .logging import request_id_var
 
 logger = logging.getLogger("access")
+error_logger = logging.getLogger(__name__)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -31,8 +33,15 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
-class _BodyTooLargeError(Exception):
-    pass
+class _BodyTooLargeError(HTTPException):
+    """The body grew past the limit while it was being read.
+
+    An ``HTTPException`` so that FastAPI's body parsing passes it on instead of turning it into
+    a generic 400; the app's handler then answers 413 with the JSON error body.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes", headers={"Connection": "close"})
 
 
 class RequestContextMiddleware:
@@ -81,15 +90,20 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        raise _BodyTooLargeError
+                        raise _BodyTooLargeError(self.max_body_bytes)
                 return message
 
             try:
+                # A body over the limit met while streaming surfaces as an HTTPException and is
+                # answered 413 by the app's own handler.
                 await self.app(scope, bounded_receive, send_with_headers)
-            except _BodyTooLargeError:
+            except Exception:
                 if response_started:
                     raise
-                await self._too_large(send_with_headers)
+                # Answered here rather than by Starlette's outermost error middleware, so that
+                # the 500 carries the request id and the security headers like every answer.
+                error_logger.exception("unhandled error")
+                await self._send_error(send_with_headers, 500, "internal_error", "an unexpected error occurred")
         finally:
             logger.info(
                 "request",
@@ -103,11 +117,16 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps(error_body("payload_too_large", f"the request body exceeds {self.max_body_bytes} bytes"))
+        message = f"the request body exceeds {self.max_body_bytes} bytes"
+        await self._send_error(send, 413, "payload_too_large", message)
+
+    @staticmethod
+    async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+        body = json.dumps(error_body(code, message))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
             }
         )

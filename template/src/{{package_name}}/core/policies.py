@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..ops import policyfiles
 
 Role = Literal["user", "admin"]
 
@@ -55,20 +55,15 @@ class Policies(_Policy):
 
 def policy_dir() -> Path:
     """Return the policy folder: ``$POLICY_DIR`` or ``./security/policies``."""
-    return Path(os.environ.get("POLICY_DIR", "security/policies"))
+    return policyfiles.policy_dir()
 
 
 @lru_cache
 def get_policies() -> Policies:
     """Load the three policy files once per process."""
     root = policy_dir()
-
-    def load(name: str) -> object:
-        return json.loads((root / f"{name}_policy.json").read_text(encoding="utf-8"))
-
-    return Policies.model_validate(
-        {"password": load("password"), "access": load("access"), "encryption": load("encryption")}
-    )
+    # `$schema` (the pointer to each file's JSON Schema) is ignored like any extra key.
+    return Policies.model_validate({name: policyfiles.load(name, root) for name in policyfiles.POLICY_NAMES})
 
 
 def password_problems(password: str, policy: PasswordPolicy) -> list[str]:

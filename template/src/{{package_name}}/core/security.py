@@ -91,16 +91,25 @@ def decode_access_token(token: str, settings: Settings, policy: AccessPolicy) ->
     raise AuthenticationError("the access token is not valid")
 
 
+def _mac(key: str, value: str) -> str:
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
 def sign(value: str, settings: Settings) -> str:
     """Return ``value`` with an HMAC-SHA256 signature made with ``SECRET_KEY``."""
-    mac = hmac.new(settings.secret_key.get_secret_value().encode(), value.encode(), hashlib.sha256)
-    return f"{value}.{mac.hexdigest()}"
+    return f"{value}.{_mac(settings.secret_key.get_secret_value(), value)}"
 
 
 def unsign(signed: str, settings: Settings) -> str | None:
-    """Return the value of a :func:`sign` output, or None when the signature does not match."""
+    """Return the value of a :func:`sign` output, or None when the signature does not match.
+
+    A value signed with ``SECRET_KEY_PREVIOUS`` (before ``keys rotate SECRET_KEY``) still
+    verifies, so rotating the key does not invalidate what was handed out just before.
+    """
     value, _, signature = signed.rpartition(".")
     if not value:
         return None
-    expected = sign(value, settings).rpartition(".")[2]
-    return value if hmac.compare_digest(expected, signature) else None
+    keys = [settings.secret_key, settings.secret_key_previous]
+    # Compare against every key, without stopping early, so timing does not tell which matched.
+    matches = [hmac.compare_digest(_mac(key.get_secret_value(), value), signature) for key in keys if key is not None]
+    return value if any(matches) else None

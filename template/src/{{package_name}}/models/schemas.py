@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 T = TypeVar("T")
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# PostgreSQL text cannot hold NUL: refusing it here answers 422 instead of a database error,
+# and keeps stored data the same on every database.
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class _Schema(BaseModel):
@@ -20,7 +31,7 @@ class UserCreate(_Schema):
 
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
-    full_name: str = Field(default="", max_length=200)
+    full_name: Text = Field(default="", max_length=200)
 
 
 class UserRead(_Schema):
@@ -47,17 +58,17 @@ class Token(_Schema):
 class ItemCreate(_Schema):
     """A new item."""
 
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
-    secret_note: str | None = Field(default=None, max_length=10_000)
+    title: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=10_000)
+    secret_note: Text | None = Field(default=None, max_length=10_000)
 
 
 class ItemUpdate(_Schema):
     """A partial update: only the fields given change."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    secret_note: str | None = Field(default=None, max_length=10_000)
+    title: Text | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
+    secret_note: Text | None = Field(default=None, max_length=10_000)
 
 
 class ItemRead(_Schema):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import config, deps, keys, security
+from . import config, deps, keys, readiness, security
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser with every group's commands."""
     parser = argparse.ArgumentParser(
         prog="python -m ops",
-        description="Operations on this project: keys, security, config, dependencies.",
+        description="Operations on this project: keys, security, config, dependencies, readiness.",
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
-    for module in (keys, security, config, deps):
+    for module in (keys, security, config, deps, readiness):
         module.register(groups)
     return parser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["pass", "fail", "warn", "not run"]
 _MARK = {"pass": "✓", "fail": "✗", "warn": "!", "not run": "-"}
@@ -24,10 +24,14 @@ class Finding:
 
 @dataclass
 class Report:
-    """A list of findings with a title; failed when any finding failed."""
+    """A list of findings with a title; failed when any finding failed.
+
+    ``details`` holds structured data a command wants in its JSON output beyond the findings.
+    """
 
     title: str
     findings: list[Finding] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
     def add(self, check: str, status: Status, message: str = "", where: str = "", fix: str = "") -> None:
         """Record one finding."""
@@ -41,7 +45,12 @@ class Report:
     def emit(self, as_json: bool = False) -> int:
         """Print the report and return the process exit code (1 when failed)."""
         if as_json:
-            payload = {"title": self.title, "ok": not self.failed, "findings": [asdict(f) for f in self.findings]}
+            payload: dict[str, Any] = {
+                "title": self.title,
+                "ok": not self.failed,
+                "findings": [asdict(f) for f in self.findings],
+            }
+            payload.update(self.details)
             json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
             sys.stdout.write("\n")
         else:

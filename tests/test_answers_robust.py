@@ -1,0 +1,614 @@
+"""Robust answers: bad values are refused with a clear message, prompts behave, text is escaped.
+
+Three angles on copier.yml's questions:
+
+* the command line: bad values through ``--data`` (one ``copier`` process each, run in parallel)
+  are refused, the message names the question, the value and the rule, and nothing is written;
+* the terminal: a person answers the prompts (pexpect), takes the defaults, corrects a bad answer;
+* escaping: hypothesis generates names and descriptions full of quotes, backslashes, ``#``,
+  ``{{ }}``, ``${{ }}``, non-ASCII text and control characters; every accepted value reaches
+  every TOML/YAML/JSON file intact, every refused one is refused with a message.
+
+Renders here use a plain (non-git) copy of the working tree, so Copier needs no clone per run:
+the CLI cases use the whole tree; the fuzz uses only copier.yml, ``includes/`` and the ``.jinja``
+files (the other files are copied byte for byte whatever the answers, so they cannot break).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+import yaml
+from helpers import ROOT
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from jinja2.sandbox import SandboxedEnvironment
+from test_update import working_tree_files
+
+COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+QUESTIONS: dict[str, dict[str, Any]] = {k: v for k, v in COPIER_YML.items() if not k.startswith("_")}
+
+
+def plain_copy(dst: Path, keep: Any = lambda name: True) -> Path:
+    """Copy the working tree's files (those ``keep`` accepts) into ``dst``, without git."""
+    for name in working_tree_files(ROOT):
+        if keep(name):
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dst / name)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return plain_copy(tmp_path_factory.mktemp("template"))
+
+
+# ---------------------------------------------------------------------------
+# Bad values through --data
+# ---------------------------------------------------------------------------
+
+# (question, value, fragments the message must contain). The value itself is one of the
+# fragments wherever it is printable; copier.yml's validators quote it ("…").
+BAD_VALUES: list[tuple[str, str, list[str]]] = [
+    ("project_name", "", ["project name is empty"]),
+    ("project_name", "   ", ["project name is empty"]),
+    ("project_name", " Leading space", ['" Leading space"', "starts or ends with spaces"]),
+    ("project_name", "N" * 81, ['"' + "N" * 40 + "…", "81 characters", "at most 80"]),
+    ("project_name", "Two\nlines", ['"Two\ufffdlines"', "line break or control character"]),
+    ("project_name", "Tab\there", ['"Tab\ufffdhere"', "control character"]),
+    ("project_name", "Next\x85line", ['"Next\ufffdline"', "control character"]),
+    ("project_name", "Line\u2028separator", ['"Line\ufffdseparator"', "line break"]),
+    ("project_slug", "My Service", ['"My Service"', "not a valid project slug", "lowercase ASCII"]),
+    ("project_slug", "my_service", ['"my_service"', "single hyphens"]),
+    ("project_slug", "-leading", ['"-leading"', "starting with a letter"]),
+    ("project_slug", "trailing-", ['"trailing-"', "not a valid project slug"]),
+    ("project_slug", "double--hyphen", ['"double--hyphen"', "single hyphens"]),
+    ("project_slug", "9lives", ['"9lives"', "starting with a letter"]),
+    ("project_slug", "café", ['"café"', "ASCII"]),
+    ("project_slug", "s" * 65, ["65 characters", "at most 64"]),
+    ("package_name", "my-service", ['"my-service"', "not a valid Python package name", "underscores"]),
+    ("package_name", "my service", ['"my service"', "not a valid Python package name"]),
+    ("package_name", "", ['""', "not a valid Python package name"]),
+    ("package_name", "MyService", ['"MyService"', "lowercase"]),
+    ("package_name", "1service", ['"1service"', "starting with a letter"]),
+    ("package_name", "_private", ['"_private"', "starting with a letter"]),
+    ("package_name", "café", ['"café"', "ASCII"]),
+    ("package_name", "服务", ['"服务"', "ASCII"]),
+    ("package_name", "class", ['"class"', "Python keyword"]),
+    ("package_name", "match", ['"match"', "Python keyword"]),
+    ("package_name", "json", ['"json"', "standard-library module"]),
+    ("package_name", "asyncio", ['"asyncio"', "standard-library module"]),
+    ("package_name", "p" * 65, ["65 characters", "at most 64"]),
+    ("description", "d" * 301, ["301 characters", "at most 300"]),
+    ("description", "x" * 10_000, ["10000 characters", "at most 300"]),
+    ("description", "First line.\nSecond line.", ["description spans several lines", "one line"]),
+    ("description", "Carriage\rreturn", ["description spans several lines"]),
+    ("description", "Escape \x1b[31mred", ["control character"]),
+    ("description", "C1 \x9b control", ["control character"]),
+    ("author_name", "", ["author name is empty"]),
+    ("author_name", "A" * 101, ["101 characters", "at most 100"]),
+    ("author_name", "Ann\nBob", ['"Ann\ufffdBob"', "line break"]),
+    ("author_email", "nope", ['"nope"', "does not look like an email address"]),
+    ("author_email", "a@b", ['"a@b"', "name@domain.tld"]),
+    ("author_email", "two@@example.com", ['"two@@example.com"', "email address"]),
+    ("author_email", "space in@example.com", ['"space in@example.com"', "email address"]),
+    ("author_email", "user@example.c", ['"user@example.c"', "email address"]),
+    ("author_email", "zoë@example.com", ['"zoë@example.com"', "email address"]),
+    ("author_email", "u@" + "e" * 250 + ".com", ["email address"]),
+    ("coverage_threshold", "101", ['"101"', "whole number from 0 to 100"]),
+    ("coverage_threshold", "-1", ['"-1"', "whole number from 0 to 100"]),
+    # Type and choice errors are Copier's own messages: they name the value, the rule is the type.
+    ("coverage_threshold", "ninety", ["'ninety'", "int"]),
+    ("coverage_threshold", "90.5", ["'90.5'", "int"]),
+    ("license", "GPL", ["'GPL'", "Invalid choice", "license"]),
+    ("python_version", "3.9", ["'3.9'", "Invalid choice", "python_version"]),
+    ("ci_provider", "jenkins", ["'jenkins'", "Invalid choice", "ci_provider"]),
+    ("deploy_target", "swarm", ["'swarm'", "Invalid choice", "deploy_target"]),
+    ("deploy_target", "kubernetes", ['"' + "k" * 53 + '"', "53 characters", "at most 52"]),
+    ("update_bot", "dependabot", ['"dependabot" needs GitHub', "ci_provider is gitlab"]),
+    ("update_bot", "greenkeeper", ["'greenkeeper'", "Invalid choice", "update_bot"]),
+]
+# Answers given along with a bad value, for rules that span two questions.
+CONTEXT: dict[tuple[str, str], dict[str, str]] = {
+    ("deploy_target", "kubernetes"): {"project_slug": "k" * 53},
+    ("update_bot", "dependabot"): {"ci_provider": "gitlab"},
+}
+
+
+def bad_id(case: tuple[str, str, list[str]]) -> str:
+    question, value, _ = case
+    shown = value if len(value) <= 20 else f"{value[:12]}…{len(value)}"
+    return f"{question}={shown!r}"
+
+
+def run_bad_cli(template: Path, work: Path, case: tuple[str, str, list[str]]) -> tuple[int, str, bool]:
+    """``copier copy --defaults --trust --data Q=V``; (exit code, last line of output, files written)."""
+    question, value, _ = case
+    dst = work / f"cli-{BAD_VALUES.index(case)}"
+    context = [f"--data={name}={given}" for name, given in CONTEXT.get((question, value), {}).items()]
+    command = [sys.executable, "-m", "copier", "copy", "--defaults", "--trust", *context, f"--data={question}={value}"]
+    result = subprocess.run(
+        [*command, template, dst],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8"),
+        timeout=600,
+        check=False,
+    )
+    output = (result.stdout + result.stderr).strip()
+    return result.returncode, output.splitlines()[-1] if output else "", dst.exists() and any(dst.iterdir())
+
+
+def run_bad_api(template: Path, work: Path, case: tuple[str, str, list[str]]) -> tuple[int, str, bool]:
+    """The same through Copier's Python API (in process: fast); the message as the CLI shows it."""
+    question, value, _ = case
+    dst = work / f"api-{BAD_VALUES.index(case)}"
+    try:
+        render_quietly(template, dst, **CONTEXT.get((question, value), {}), **{question: value})
+    except Exception as error:
+        return 1, f"{type(error).__name__}: {error}", dst.exists() and any(dst.iterdir())
+    return 0, "", True
+
+
+@pytest.fixture(scope="module")
+def cli_results(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, bool]]:
+    """Every bad value through the CLI, in parallel (each run is mostly Copier's import time)."""
+    work = tmp_path_factory.mktemp("bad-cli")
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        results = list(pool.map(lambda case: run_bad_cli(template_dir, work, case), BAD_VALUES))
+    return {bad_id(case): result for case, result in zip(BAD_VALUES, results, strict=True)}
+
+
+def test_at_least_thirty_bad_values_across_the_questions() -> None:
+    assert len(BAD_VALUES) >= 30
+    validated = {name for name, spec in QUESTIONS.items() if "validator" in spec}
+    assert validated <= {question for question, _, _ in BAD_VALUES}, "a validated question has no bad-value case"
+
+
+@pytest.mark.parametrize(
+    ("case", "via"),
+    [pytest.param(case, "api", id=f"api-{bad_id(case)}") for case in BAD_VALUES]
+    + [pytest.param(case, "cli", id=f"cli-{bad_id(case)}", marks=pytest.mark.slow) for case in BAD_VALUES],
+)
+def test_bad_value_is_refused_with_a_message_and_nothing_written(
+    case: tuple[str, str, list[str]], via: str, request: pytest.FixtureRequest, template_dir: Path, tmp_path: Path
+) -> None:
+    question, value, fragments = case
+    if via == "cli":
+        code, message, written = request.getfixturevalue("cli_results")[bad_id(case)]
+    else:
+        code, message, written = run_bad_api(template_dir, tmp_path, case)
+    assert code != 0, f"{question}={value!r} was accepted"
+    for fragment in fragments:
+        assert fragment in message, f"the message lacks {fragment!r}: {message!r}"
+    if "Invalid choice" not in message and "int()" not in message:
+        assert f"question '{question}'" in message, message
+    assert not written, "a refused copy wrote files"
+
+
+# ---------------------------------------------------------------------------
+# The derived defaults hold for any valid name
+# ---------------------------------------------------------------------------
+
+SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+
+
+def render_quietly(template: Path, dst: Path, **data: Any) -> Path:
+    from copier import run_copy  # imported late: it takes about a second
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_copy(str(template), str(dst), data=data, defaults=True, unsafe=True, skip_tasks=True, quiet=True)
+    return dst
+
+
+def answers_of(project: Path) -> dict[str, Any]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def jinja_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template reduced to what varies with the answers (see the module docstring)."""
+    return plain_copy(
+        tmp_path_factory.mktemp("jinja-template"),
+        lambda name: name == "copier.yml" or name.startswith("includes/") or name.endswith(".jinja"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("My Service", "my-service"),
+        ('Acme\'s "API" 2.0', "acme-s-api-2-0"),
+        ("  ".join(["Spaced", "Out"]), "spaced-out"),
+        ("2048 Game", "service-2048-game"),
+        ("推荐服务", "service"),
+        ("Café Ünïcode", "caf-n-code"),
+        ("__init__", "init"),
+        ("L" * 80, "l" * 64),
+        ("a" + "-" * 62 + "b" * 10, "a-" + "b" * 10),
+    ],
+)
+def test_any_valid_project_name_derives_a_valid_slug_and_package(
+    jinja_template: Path, tmp_path: Path, name: str, slug: str
+) -> None:
+    answers = answers_of(render_quietly(jinja_template, tmp_path / "p", project_name=name))
+    assert answers["project_slug"] == slug
+    assert SLUG.fullmatch(answers["project_slug"]) and len(answers["project_slug"]) <= 64
+    assert answers["package_name"] == slug.replace("-", "_")
+
+
+# ---------------------------------------------------------------------------
+# Interactive prompts, answered like a person does
+# ---------------------------------------------------------------------------
+
+CLEAR_LINE = "\x15"  # Ctrl-U: the prompt is pre-filled with the default
+DOWN = "\x1b[B"
+
+
+def prompt_of(name: str) -> str:
+    """The start of the question's prompt (its help, before any Jinja), as a regex."""
+    help_text = str(QUESTIONS[name].get("help") or name).split("{{")[0]
+    return re.escape(" ".join(help_text.split())[:40])
+
+
+class Session:
+    """A `copier copy` in a terminal; ``answer`` waits for a question's prompt and types."""
+
+    def __init__(self, template: Path, dst: Path) -> None:
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "copier", "copy", "--trust", "--skip-tasks", str(template), str(dst)],
+            # No cursor-position requests: pexpect's terminal never answers them, and prompt_toolkit
+            # would wait for each answer.
+            env=dict(os.environ, NO_COLOR="1", TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"),
+            encoding="utf-8",
+            timeout=120,
+            dimensions=(60, 400),
+        )
+        self.asked: list[str] = []
+        prompts = {name: prompt_of(name) for name in QUESTIONS}
+        assert len(set(prompts.values())) == len(prompts), "two questions start their help alike"
+        self.names = list(prompts)
+        self.patterns = [*prompts.values(), pexpect.EOF]
+
+    def next_question(self) -> str | None:
+        """Wait for the prompt of a later question; return it (None when Copier is done).
+
+        Only questions after the last one asked count: the terminal redraws an answered
+        prompt (and a prompt with an error) with the same help text.
+        """
+        start = self.names.index(self.asked[-1]) + 1 if self.asked else 0
+        later = self.names[start:]
+        index = self.child.expect([*(self.patterns[start:-1]), pexpect.EOF])
+        if index == len(later):
+            return None
+        self.asked.append(later[index])
+        return later[index]
+
+    def expect_question(self, name: str) -> None:
+        asked = self.next_question()
+        assert asked == name, f"expected the question {name!r}, got {asked!r}; asked so far: {self.asked}"
+
+    def type(self, text: str) -> None:
+        self.child.send(CLEAR_LINE + text + "\r")
+
+    def accept_default(self) -> None:
+        self.child.send("\r")
+
+    def choose(self, name: str, value: Any) -> None:
+        """Answer a bool (y/n) or a choice (arrow keys from the default) question."""
+        if QUESTIONS[name].get("type") == "bool":
+            self.child.send("y" if value else "n")
+            return
+        values = choice_values(name)
+        steps = (values.index(value) - values.index(QUESTIONS[name]["default"])) % len(values)
+        self.child.send(DOWN * steps + "\r")
+
+    def finish(self) -> None:
+        """Accept the default of every remaining question and wait for Copier to exit 0."""
+        while self.next_question() is not None:
+            self.accept_default()
+        self.child.close()
+        assert self.child.exitstatus == 0, self.child.before
+
+
+def choice_values(name: str) -> list[Any]:
+    """The values a bool or choice question accepts (empty for free text)."""
+    spec = QUESTIONS[name]
+    if spec.get("type") == "bool":
+        return [True, False]
+    choices = spec.get("choices") or []
+    return list(choices.values()) if isinstance(choices, dict) else list(choices)
+
+
+def test_interactive_defaults(template_dir: Path, tmp_path: Path) -> None:
+    session = Session(template_dir, tmp_path / "p")
+    session.finish()
+    asked_when = [name for name in QUESTIONS if when_holds(name, default_answers())]
+    assert session.asked == asked_when
+    answers = answers_of(tmp_path / "p")
+    assert answers["project_slug"] == "my-service"
+    assert answers["package_name"] == "my_service"
+    for name, spec in QUESTIONS.items():
+        if name in answers and "{{" not in str(spec.get("default")):
+            assert answers[name] == spec.get("default"), name
+
+
+def test_interactive_bad_answer_then_good_answer(template_dir: Path, tmp_path: Path) -> None:
+    session = Session(template_dir, tmp_path / "p")
+    session.expect_question("project_name")
+    session.type("Payments API")
+    session.expect_question("project_slug")
+    session.type("Payments API")
+    session.child.expect(r'"Payments API" is not a valid project slug')
+    session.type("payments-api")
+    session.expect_question("package_name")
+    # The default derives from the corrected slug.
+    session.child.expect("payments_api")
+    session.type("json")
+    session.child.expect("standard-library module name")
+    session.type("payments")
+    session.expect_question("description")
+    session.accept_default()
+    session.expect_question("author_name")
+    session.accept_default()
+    session.expect_question("author_email")
+    session.type("not-an-email")
+    session.child.expect("does not look like an email address")
+    session.type("team@payments.example.com")
+    session.finish()
+    answers = answers_of(tmp_path / "p")
+    assert (answers["project_slug"], answers["package_name"]) == ("payments-api", "payments")
+    assert answers["author_email"] == "team@payments.example.com"
+    assert (tmp_path / "p" / "src" / "payments" / "main.py").is_file()
+
+
+def default_answers() -> dict[str, Any]:
+    """Every question's default, derived ones rendered from the earlier answers."""
+    env = jinja_env()
+    answers: dict[str, Any] = {}
+    for name, spec in QUESTIONS.items():
+        default = spec.get("default")
+        answers[name] = env.from_string(default).render(answers) if isinstance(default, str) else default
+    return answers
+
+
+def jinja_env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+
+
+def when_holds(name: str, answers: dict[str, Any]) -> bool:
+    """Evaluate a question's ``when`` with ``answers`` (Copier asks only when it holds)."""
+    when = QUESTIONS[name].get("when", True)
+    if not isinstance(when, str):
+        return bool(when)
+    rendered = jinja_env().from_string(when).render(answers).strip()
+    return yaml.safe_load(rendered) not in (False, None, "", 0, "false", "False")
+
+
+def conditional_cases() -> list[tuple[str, str, Any]]:
+    """(conditional question, earlier bool/choice question it depends on, value that hides it)."""
+    cases = []
+    defaults = default_answers()
+    for name, spec in QUESTIONS.items():
+        if not isinstance(spec.get("when"), str) or "{{" not in spec["when"]:
+            continue
+        for gate in QUESTIONS:
+            if gate == name:
+                break
+            if not re.search(rf"\b{gate}\b", spec["when"]):
+                continue
+            values = choice_values(gate)
+            for value in values:
+                if when_holds(name, {**defaults, gate: value}) != when_holds(name, defaults):
+                    cases.append((name, gate, value))
+                    break
+    return cases
+
+
+# copier.yml has no question whose `when` depends on an earlier answer yet; this test runs for
+# each one as soon as one exists (an empty parameter set is reported as skipped).
+@pytest.mark.parametrize(("question", "gate", "value"), conditional_cases())
+def test_conditional_question_appears_only_when_relevant(
+    template_dir: Path, tmp_path: Path, question: str, gate: str, value: Any
+) -> None:
+    shown_by_default = when_holds(question, default_answers())
+    session = Session(template_dir, tmp_path / "p")
+    while (asked := session.next_question()) != gate:
+        assert asked is not None, f"{gate!r} was never asked"
+        session.accept_default()
+    session.choose(gate, value)
+    session.finish()
+    assert (question in session.asked) == (not shown_by_default), session.asked
+
+
+# ---------------------------------------------------------------------------
+# Escaping fuzz
+# ---------------------------------------------------------------------------
+
+# What copier.yml's validators refuse in single-line free text (kept in step with copier.yml;
+# a difference shows up as a value accepted or refused against this oracle's expectation).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# Pieces of text that break naive quoting in TOML, YAML, JSON, Python, Jinja, GitHub Actions,
+# Dockerfiles or shells. None of them is refused by the validators.
+TRICKY = (
+    '"',
+    "'",
+    "\\",
+    "\\\\",
+    '\\"',
+    "#",
+    " # ",
+    "{{ x }}",
+    "{{",
+    "}}",
+    "{% raw %}",
+    "{% endraw %}",
+    "{#",
+    "${{ secrets.X }}",
+    "${HOME}",
+    "$",
+    ":",
+    ": ",
+    "- ",
+    "---",
+    "...",
+    "[",
+    "]",
+    "{",
+    "}",
+    "&a",
+    "*a",
+    "!tag",
+    "%",
+    "@",
+    "`",
+    "|",
+    ">",
+    "é",
+    "Ж",
+    "日本語",
+    "🚀",
+    "\u00a0",
+    "\ufeff",
+    "\u200b",
+    "null",
+    "true",
+    "1e3",
+    "0x1F",
+    "~",
+    "=",
+    "[[x]]",
+    '"""',
+    "'''",
+    "\\u0041",
+    "\\n",
+    "\\x00",
+    "<!-- -->",
+    "';--",
+)
+# What the validators refuse inside single-line text: line breaks and other control characters.
+CONTROLS = ("\n", "\r", "\r\n", "\t", "\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\ufffe")
+printable = st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\u2028\u2029\ufffe\uffff")
+safe_text = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(printable, max_size=4)), max_size=10).map("".join)
+# A safe text with a control character or arbitrary characters (any code point) somewhere inside.
+unsafe_text = st.tuples(
+    safe_text, st.one_of(st.sampled_from(CONTROLS), st.text(min_size=1, max_size=3)), safe_text
+).map("".join)
+# About one example in four carries something a validator may refuse.
+free_text = st.one_of(safe_text, safe_text, safe_text, unsafe_text)
+name_text = st.one_of(*[safe_text.map(lambda text: ("Svc " + text).strip())] * 3, free_text)
+
+
+def refusal(project_name: str, description: str, author_name: str) -> str | None:
+    """The first question (in asking order) whose validator refuses its value, or None."""
+    if not project_name.strip() or project_name != project_name.strip() or len(project_name) > 80:
+        return "project_name"
+    if CONTROL.search(project_name):
+        return "project_name"
+    if len(description) > 300 or CONTROL.search(description):
+        return "description"
+    if not author_name.strip() or len(author_name) > 100 or CONTROL.search(author_name):
+        return "author_name"
+    return None
+
+
+def docker_unquote(line: str, key: str) -> str:
+    """Read ``key="…"`` from a Dockerfile LABEL line as Docker does; fail on `$` expansion."""
+    start = line.index(f'{key}="') + len(key) + 2
+    value, i = [], start
+    while line[i] != '"':
+        char = line[i]
+        if char == "\\" and line[i + 1] in '"\\$':
+            value.append(line[i + 1])
+            i += 2
+            continue
+        assert char != "$", f"unescaped $ in {line!r}: Docker would expand it"
+        value.append(char)
+        i += 1
+    assert line[i + 1 :].strip() in {"", "\\"}, f"text after the closing quote: {line!r}"
+    return "".join(value)
+
+
+def parsed_files(project: Path) -> Iterator[tuple[Path, Any]]:
+    """Parse every structured file of the project; compile every Python file."""
+    for path in sorted(project.rglob("*")):
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".toml":
+            yield path, tomllib.loads(text)
+        elif path.suffix in {".yaml", ".yml"}:
+            yield path, list(yaml.safe_load_all(text))
+        elif path.suffix == ".json":
+            yield path, json.loads(text)
+        elif path.suffix == ".py":
+            yield path, compile(text, str(path), "exec", dont_inherit=True)
+
+
+def check_escaping(template: Path, project_name: str, description: str, author_name: str) -> None:
+    answers = {"project_name": project_name, "description": description, "author_name": author_name}
+    refused = refusal(**answers)
+    event(f"refused: {refused}" if refused else "accepted")
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as work:
+        dst = Path(work) / "p"
+        if refused:
+            with pytest.raises(ValueError, match=f"Validation error for question '{refused}'"):
+                render_quietly(template, dst, package_name="fuzz_service", **answers)
+            assert not dst.exists()
+            return
+        render_quietly(template, dst, package_name="fuzz_service", **answers)
+        parsed = dict(parsed_files(dst))
+        assert len(parsed) > 10
+        pyproject = parsed[dst / "pyproject.toml"]["project"]
+        assert pyproject["description"] == description
+        assert pyproject["authors"][0]["name"] == author_name
+        for path in sorted((dst / "config/environments").glob("*.yaml")):
+            assert parsed[path][0]["app"]["name"] == project_name, path.name
+        recorded = parsed[dst / ".copier-answers.yml"][0]
+        assert {key: recorded[key] for key in answers} == answers
+        slug = recorded["project_slug"]
+        assert SLUG.fullmatch(slug) and len(slug) <= 64, slug
+        dockerfile = dst / "Dockerfile"
+        if dockerfile.exists():
+            labels = dockerfile.read_text(encoding="utf-8").splitlines()
+            title = next(line for line in labels if "org.opencontainers.image.title=" in line)
+            assert docker_unquote(title, "org.opencontainers.image.title") == project_name
+            summary = next(line for line in labels if "org.opencontainers.image.description=" in line)
+            assert docker_unquote(summary, "org.opencontainers.image.description") == description
+
+
+FUZZ = {
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    "deadline": None,
+    "database": None,
+}
+
+
+@settings(max_examples=20, **FUZZ)
+@given(project_name=name_text, description=free_text, author_name=name_text)
+def test_escaping_quick(jinja_template: Path, project_name: str, description: str, author_name: str) -> None:
+    check_escaping(jinja_template, project_name, description, author_name)
+
+
+@pytest.mark.slow
+@settings(max_examples=500, **FUZZ)
+@given(project_name=name_text, description=free_text, author_name=name_text)
+def test_escaping_fuzz(jinja_template: Path, project_name: str, description: str, author_name: str) -> None:
+    check_escaping(jinja_template, project_name, description, author_name)

@@ -1,0 +1,76 @@
+"""The template repository itself: README agrees with copier.yml and .ci/run, own code is clean."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+
+import pytest
+import yaml
+from helpers import BIN, ROOT, run
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CI_RUN = ROOT / ".ci" / "run"
+QUESTIONS = {
+    name: spec
+    for name, spec in yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8")).items()
+    if not name.startswith("_")
+}
+
+
+def quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1]
+    block = re.search(r"```(?:bash|sh)?\n(.*?)```", section, re.DOTALL)
+    assert block, "the Quick start section has no code block"
+    lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+    return [line for line in lines if line]
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
+    commands = quick_start_commands()
+    assert len(commands) == 2, commands
+    generate, test = commands
+    assert generate == "make project"
+    ci_lines = [line.strip() for line in CI_RUN.read_text(encoding="utf-8").splitlines()]
+    assert test in ci_lines, f".ci/run does not run the README's test command {test!r}"
+
+
+def test_make_test_selects_both_tiers() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^test:.*\n\t(.+)$", makefile, re.MULTILINE)
+    assert recipe, "no `test` target in the Makefile"
+    assert '-m "slow or not slow"' in recipe.group(1)
+
+
+@pytest.mark.parametrize("question", sorted(QUESTIONS))
+def test_every_question_is_documented_with_its_default(question: str) -> None:
+    row = re.search(rf"^\| `{question}` \|([^|]*)\|", README, re.MULTILINE)
+    assert row, f"README's question table has no row for {question}"
+    default = QUESTIONS[question].get("default")
+    if isinstance(default, str) and "{{" in default:
+        return  # a derived default is described in words
+    shown = str(default).lower() if isinstance(default, bool) else str(default)
+    assert f"`{shown}`" in row.group(1), f"README shows {row.group(1).strip()!r} as the default of {question}"
+
+
+def test_ci_run_is_executable_bash() -> None:
+    assert os.access(CI_RUN, os.X_OK), ".ci/run is not executable"
+    result = subprocess.run(["bash", "-n", str(CI_RUN)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_own_python_is_clean() -> None:
+    run([BIN / "ruff", "check", "--no-cache", "--no-fix", "tests", "hooks", "bench"], cwd=ROOT)
+    run([BIN / "ruff", "format", "--no-cache", "--check", "tests", "hooks", "bench"], cwd=ROOT)
+
+
+def test_benchmarks_are_registered_with_their_targets() -> None:
+    result = run([sys.executable, "bench/run.py", "--list"], cwd=ROOT)
+    names = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {"copy", "suite"} <= names
+    registry = runpy.run_path(str(ROOT / "bench/run.py"), run_name="bench_run")["REGISTRY"]
+    assert registry["copy"].target == 0.9
+    assert registry["suite"].target == 15.0
