@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 import urllib.request
@@ -232,6 +233,7 @@ def test_labels_carry_the_answers_and_no_secret_is_baked_in(
     assert labels["org.opencontainers.image.description"] == ANSWERS["description"]
     assert labels["org.opencontainers.image.authors"].startswith(ANSWERS["author_name"] + " <")
     assert labels["org.opencontainers.image.version"] == "0.1.0"
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", labels["org.opencontainers.image.revision"])
     assert config["User"] == f"{UID}:{UID}"
     assert config["StopSignal"] == "SIGTERM"
     assert config["Healthcheck"]["Test"][0] == "CMD"  # exec form: no shell needed

@@ -37,6 +37,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from docker_engine import BASE_PYTHON, Engine, EngineUnavailable, prepare
 from helpers import BIN, ROOT, Render, copier_cli, copy_project, example_answers, run
 
 SLUG = example_answers()["project_slug"]
@@ -209,7 +210,7 @@ def required_settings(project: Path) -> set[str]:
 
 def dockerfile_runtime(project: Path) -> dict[str, list[str]]:
     """The runtime stage's instructions (after the last FROM), by name, continuation lines joined."""
-    lines = [line for line in (project / "Dockerfile").read_text(encoding="utf-8").splitlines()]
+    lines = (project / "Dockerfile").read_text(encoding="utf-8").splitlines()
     text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
     text = re.sub(r"\\\n", " ", text)
     stage: dict[str, list[str]] = {}
@@ -605,40 +606,13 @@ def test_network_policy_and_scaling_fit_the_answers(
 # ---------------------------------------------------------------------------
 
 
-def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _engine_ready() -> None:
-    """Start the engine and the stand-in base image; skip only when no engine can run at all."""
-    prepared = subprocess.run(
-        ["bash", ROOT / ".ci" / "docker.sh"], capture_output=True, text=True, timeout=1200, check=False
-    )
-    if prepared.returncode == 0:
-        return
-    if shutil.which("docker") is None or _docker("info").returncode != 0:
-        pytest.skip(f"the Docker engine cannot be started here: {(prepared.stdout + prepared.stderr)[-2000:]}")
-    pytest.fail(f".ci/docker.sh failed with a running engine:\n{prepared.stdout}\n{prepared.stderr}")
-
-
-def _build_cli() -> str:
-    """A docker CLI that builds with BuildKit (the Dockerfile's cache mounts need it).
-
-    Docker 23 and newer CLIs hand BuildKit builds to the buildx plugin; the 20.10 CLI of
-    Debian's docker.io builds with BuildKit itself. The first one that can is used.
-    """
-    candidates = dict.fromkeys(filter(None, [shutil.which("docker"), "/usr/bin/docker"]))
-    for cli in candidates:
-        if not Path(cli).is_file():
-            continue
-        if subprocess.run([cli, "buildx", "version"], capture_output=True, check=False).returncode == 0:
-            return cli
-        version = subprocess.run(
-            [cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, check=False
-        ).stdout
-        if re.match(r"(1\d|2[0-2])\.", version.strip()):
-            return cli
-    pytest.fail(f"no docker CLI here builds with BuildKit ({list(candidates)}): install the buildx plugin")
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    """The Docker engine and the stand-in base image (tests/docker_engine.py, shared with test_image)."""
+    try:
+        return prepare()
+    except EngineUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def _memory_bytes(quantity: str) -> int:
@@ -721,33 +695,36 @@ def probe_succeeds(host_port: int, probe: dict[str, Any]) -> bool:
 
 
 @pytest.fixture
-def built(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def built(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Render the variant with deploy_target=kubernetes, lock, build the image; remove it afterwards."""
-    _engine_ready()
-    project = copy_project(tmp_path / "project", deploy_target="kubernetes", **VARIANTS[request.param])
+    answers = {"deploy_target": "kubernetes", "python_version": BASE_PYTHON, **VARIANTS[request.param]}
+    project = copy_project(tmp_path / "project", **answers)
     if not (project / "uv.lock").is_file():
         run(["uv", "lock"], cwd=project, timeout=600)
-    base = os.environ.get("PRODREADY_BASE_IMAGE", "prodready-base:3.13")
     tag = f"prodready-k8s-probe:{uuid.uuid4().hex[:12]}"
-    build = [_build_cli(), "build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}", "--tag", tag, "."]
-    run(build, cwd=project, env={**os.environ, "DOCKER_BUILDKIT": "1"}, timeout=1500)
+    build = ["build", "--network", "host", "--build-arg", f"BASE_IMAGE={engine.base_image}", "--tag", tag, "."]
+    run([engine.client, *build], cwd=project, env={**os.environ, "DOCKER_BUILDKIT": "1"}, timeout=1500)
     try:
         yield tag, project
     finally:
-        _docker("image", "rm", "--force", tag)
+        engine.run("image", "rm", "--force", tag, check=False)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("built", list(VARIANTS), indirect=True)
 def test_built_image_answers_the_probes_as_the_deployment_declares(
-    built: tuple[str, Path], tools: dict[str, Path], tmp_path: Path
+    built: tuple[str, Path], engine: Engine, tools: dict[str, Path], tmp_path: Path
 ) -> None:
     tag, project = built
+
+    def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return engine.run(*args, check=False, timeout=timeout)
+
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     objects = kustomize(tools["kubectl"], project, "production")
     spec = pod_spec(one(objects, "Deployment"))
     container = server_container(objects)
-    assert _docker("image", "inspect", "--format", "{{.Config.User}}", tag).stdout.strip() == (
+    assert docker("image", "inspect", "--format", "{{.Config.User}}", tag).stdout.strip() == (
         f"{spec['securityContext']['runAsUser']}:{spec['securityContext']['runAsGroup']}"
     )
 
@@ -776,18 +753,18 @@ def test_built_image_answers_the_probes_as_the_deployment_declares(
         # settings, or the Deployment's init containers on the pod's own volumes.
         jobs = [(pod_spec(obj), c) for obj in objects if obj["kind"] == "Job" for c in pod_spec(obj)["containers"]]
         for pod, migrate in [*jobs, *((spec, c) for c in spec.get("initContainers", []))]:
-            done = _docker("run", "--rm", *docker_run_args(pod, migrate, env, tag, claims), timeout=300)
+            done = docker("run", "--rm", *docker_run_args(pod, migrate, env, tag, claims), timeout=300)
             assert done.returncode == 0, f"{migrate['command']} failed:\n{done.stdout}\n{done.stderr}"
             assert "Running upgrade" in done.stderr + done.stdout, done.stderr
 
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         publish = [arg for port in ports.values() for arg in ("--publish", f"127.0.0.1::{port}")]
-        started = _docker(
+        started = docker(
             "run", "--detach", "--name", name, *publish, *docker_run_args(spec, container, env, tag, claims)
         )
         assert started.returncode == 0, started.stderr
         host_ports = {
-            pname: int(_docker("port", name, f"{port}/tcp").stdout.split(":")[-1]) for pname, port in ports.items()
+            pname: int(docker("port", name, f"{port}/tcp").stdout.split(":")[-1]) for pname, port in ports.items()
         }
 
         def host_port(probe: dict[str, Any]) -> int:
@@ -795,7 +772,7 @@ def test_built_image_answers_the_probes_as_the_deployment_declares(
             return host_ports[port if isinstance(port, str) else next(k for k, v in ports.items() if v == port)]
 
         def logs() -> str:
-            result = _docker("logs", name)
+            result = docker("logs", name)
             return f"--- container log ---\n{result.stdout}{result.stderr}"
 
         # Startup: every periodSeconds, at most failureThreshold times.
@@ -804,7 +781,7 @@ def test_built_image_answers_the_probes_as_the_deployment_declares(
         for _ in range(startup["failureThreshold"]):
             if probe_succeeds(host_port(startup), startup):
                 break
-            running = _docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip()
+            running = docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip()
             assert running == "true", f"the container stopped while starting\n{logs()}"
             time.sleep(startup["periodSeconds"])
         else:
@@ -820,15 +797,15 @@ def test_built_image_answers_the_probes_as_the_deployment_declares(
         # preStop runs in the container (the image has `sleep`); then SIGTERM, and the server
         # must be gone, by itself, before the rest of the grace period is over.
         pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
-        paused = _docker("exec", name, *pre_stop, timeout=int(pre_stop[1]) + 30)
+        paused = docker("exec", name, *pre_stop, timeout=int(pre_stop[1]) + 30)
         assert paused.returncode == 0, f"preStop {pre_stop} failed: {paused.stderr}"
         remaining = spec["terminationGracePeriodSeconds"] - int(pre_stop[1])
         began = time.monotonic()
-        _docker("stop", "--time", str(remaining), name, timeout=remaining + 30)
+        docker("stop", "--time", str(remaining), name, timeout=remaining + 30)
         took = time.monotonic() - began
-        code = _docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+        code = docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
         assert code == "0" and took < remaining, f"exit {code} after {took:.1f}s (grace {remaining}s)\n{logs()}"
     finally:
-        _docker("rm", "--force", name)
+        docker("rm", "--force", name)
         for claim in claims.values():
-            _docker("volume", "rm", "--force", claim)
+            docker("volume", "rm", "--force", claim)

@@ -226,6 +226,7 @@ def invoice_total(cents: list[int]) -> int:
     return sum(cents)
 '''
 USER_ENV_LINE = "PAYMENTS_API_URL=https://payments.internal.example/v1\n"
+DELETED_BY_USER = "LICENSE"
 
 
 def make_user_edits(project: Path, package: str) -> dict[str, str]:
@@ -241,6 +242,8 @@ def make_user_edits(project: Path, package: str) -> dict[str, str]:
     config.write_text(text.replace("\n  log_level: DEBUG\n", "\n  log_level: INFO\n"), encoding="utf-8")
     env = project / ".env"
     env.write_bytes(env.read_bytes() + USER_ENV_LINE.encode())
+    # An internal service drops the license file: an update must not bring it back.
+    (project / DELETED_BY_USER).unlink()
     return {
         "pyproject.toml": "dependencies = [\n" + USER_DEPENDENCY,
         f"src/{package}/services/billing.py": USER_SOURCE,
@@ -312,6 +315,10 @@ def test_every_user_edit_survives_byte_for_byte(scenario: Scenario) -> None:
         assert text in content, f"{rel} lost the user's edit {text!r} in the update:\n{content}"
     billing = scenario.project / f"src/{scenario.package}/services/billing.py"
     assert billing.read_text(encoding="utf-8") == USER_SOURCE
+
+
+def test_a_template_file_the_user_deleted_stays_deleted(scenario: Scenario) -> None:
+    assert not (scenario.project / DELETED_BY_USER).exists()
 
 
 def test_the_new_release_arrives(scenario: Scenario, releases: Releases) -> None:

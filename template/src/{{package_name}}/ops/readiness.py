@@ -493,7 +493,8 @@ def render_markdown(assessment: Assessment, delta: dict[str, Any] | None = None)
     lines = [
         f"## Production readiness: {assessment.score}/100 ({assessment.grade})",
         "",
-        f"{_mode_line(assessment.mode)}; {assessment.measured:.0%} of the weight measured. Grades: {GRADE_SCALE}.",
+        f"{_mode_line(assessment.mode).capitalize()}; {assessment.measured:.0%} of the weight measured. "
+        f"Grades: {GRADE_SCALE}.",
         "",
         "| area | score | passed | failed | not run |",
         "|---|---:|---:|---:|---:|",
