@@ -25,12 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks-readiness.md"
-PACKAGE = yaml.safe_load((ROOT / "tests" / "example-answers.yml").read_text(encoding="utf-8"))["package_name"]
+# The package of a project copied with `--defaults` (copier.yml: "My Service" → my_service).
+PACKAGE = "my_service"
 SERVER_DEFAULTS = {
     "TEST_DATABASE_URL": "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres",
     "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",

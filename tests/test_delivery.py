@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import BIN, ROOT, Render, copier_cli, example_answers, run
+from helpers import BIN, ROOT, Render, copier_cli, copy_project, example_answers, project_env, run
 
 # Answer combinations: every update bot, CI provider, Python version and server pair appears;
 # the first is the defaults. One carries text that needs escaping in every format it reaches.
@@ -293,6 +293,9 @@ def test_renovate_regex_manager_finds_every_pin(combo: tuple[dict[str, Any], Pat
         pytest.skip("no Renovate for this combination")
     config = json.loads((project / "renovate.json").read_text(encoding="utf-8"))
     assert config["copier"]["enabled"] is True
+    if answers_of(project)["update_bot"] == "both":
+        # Beside Dependabot, Renovate leaves the lock, actions and images alone: no duelling PRs.
+        assert config["enabledManagers"] == ["copier", "custom.regex"]
     [manager] = config["customManagers"]
     pattern = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
     for name in ["Makefile", "Dockerfile", ".gitlab-ci.yml"]:
@@ -466,6 +469,11 @@ def test_variable_names_agree(combo: tuple[dict[str, Any], Path]) -> None:
         for name in compose["services"][service]["environment"]:
             assert read_by_settings(name, classes), f"compose sets {name} for {service}; the settings never read it"
     assert ("postgres" in compose["services"]) is answers["use_postgres"]
+    if answers["use_postgres"]:
+        database = yaml.safe_load((project / "config/services/database.yaml").read_text(encoding="utf-8"))["database"]
+        postgres = compose["services"]["postgres"]["environment"]
+        assert (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"]) == (database["user"], database["name"])
+        assert compose["services"]["app"]["environment"]["DATABASE__HOST"] == "postgres"
     assert ("redis" in compose["services"]) is answers["use_redis"]
 
     dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
@@ -583,3 +591,23 @@ def test_bandit_finds_nothing_in_the_service(combo_index: int, rendered: Render)
     bandit = [tool("uvx"), f"bandit@{pinned(project, 'BANDIT_VERSION')}"]
     levels = ["--severity-level", "medium", "--confidence-level", "medium"]
     run([*bandit, "--quiet", "--recursive", "src", *levels], cwd=project)
+
+
+@pytest.mark.slow
+def test_github_jobs_run_as_written(tmp_path: Path) -> None:
+    """The CI jobs that need no server or network service, run step by step as GitHub would.
+
+    security-scan needs the vulnerability service (pip-audit), test-coverage and
+    integration-tests need the servers, and image the Docker engine: they run the same make
+    targets that the project tests and the image tests run.
+    """
+    project = copy_project(tmp_path / "project")
+    workflow = yaml.safe_load(workflows(project)[0].read_text(encoding="utf-8"))
+    summary = tmp_path / "summary.md"
+    env = project_env(**{name: str(value) for name, value in workflow["env"].items()})
+    env["GITHUB_STEP_SUMMARY"] = str(summary)
+    for name in ["lint", "dependency-check", "security-config-validation", "readiness"]:
+        for step in workflow["jobs"][name]["steps"]:
+            if "run" in step:
+                run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=project, env=env, timeout=900)
+    assert "Production readiness" in summary.read_text(encoding="utf-8")

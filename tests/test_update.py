@@ -5,14 +5,14 @@ The fixtures come from this repository's own history. A temporary clone gets two
 * the *old* release: the newest real release tag (``vX.Y.Z``) when one exists, else the newest
   commit (``HEAD``), tagged ``v1`` — what a team generated its project from;
 * the *new* release: the working tree (uncommitted changes included) plus four small, realistic
-  changes made here (``V2_CHANGES``), committed on top and tagged ``v2`` — what it updates to.
+  changes made here (``make_v2_changes``), committed on top and tagged ``v2`` — what it updates to.
 
 The four changes make the update a real one whatever the history holds: a comment and a new key
-in ``config/environments/development.yaml``, a new dev dependency in ``pyproject.toml``, a new key
+in every ``config/environments/*.yaml``, a new dev dependency in ``pyproject.toml``, a new key
 in the ops CLI's ``KEYS`` (so ``keys ensure`` must append it to ``.env`` during the update) and a
 new question with a default (an old answers file lacks it) that renders a new file.
 
-The user edits (``USER_EDITS``) are the ones teams make on day two: a dependency, a source file,
+The user edits (``make_user_edits``) are the ones teams make on day two: a dependency, a source file,
 a README note, a config value and a line in ``.env``.
 """
 
@@ -69,7 +69,9 @@ def make_v2_changes(tree: Path) -> None:
     (tree / "template" / f"{NEW_FILE}.jinja").write_text(NEW_FILE_TEMPLATE, encoding="utf-8")
     template = tree / "template"
     insert_after_line(template / "pyproject.toml.jinja", "dev = [", NEW_DEV_DEPENDENCY)
-    insert_after_line(template / "config/environments/development.yaml.jinja", "cache:", NEW_CONFIG_LINES)
+    # A new setting lands in every environment (the readiness checks want them to agree).
+    for environment in sorted((template / "config/environments").glob("*.yaml.jinja")):
+        insert_after_line(environment, "cache:", NEW_CONFIG_LINES)
     insert_after_line(
         template / "src/{{package_name}}/ops/keyrules.py.jinja",
         "KEYS: tuple[KeySpec, ...] = (",

@@ -5,22 +5,48 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from typing import TextIO, cast
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+access_logger = logging.getLogger("access")
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged too.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# One encoder for every line: json.dumps with options would build a new one per call.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+# How that encoder writes a string (ensure_ascii=False: escapes quotes, backslashes, controls).
+_json_string = json.encoder.encode_basestring
+
+
+class _Clock:
+    """ISO 8601 UTC timestamps with milliseconds, formatting each second only once."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")
+
+    def format(self, created: float, msecs: float) -> str:
+        """Return ``created`` as ``2024-01-02T03:04:05.678+00:00``."""
+        second = int(created)
+        cached, text = self._second
+        if cached != second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)  # one assignment: safe when threads log too
+        return f"{text}.{int(msecs):03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
     """Format records as one JSON object per line."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as JSON with time, level, logger, message and request id."""
         payload: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self.clock.format(record.created, record.msecs),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -31,16 +57,27 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        return _ENCODER.encode(payload)
+
+
+class JsonHandler(logging.StreamHandler[TextIO]):
+    """The service's handler: JSON lines on stderr (what container platforms collect)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(JsonFormatter())
 
 
 def configure_logging(level: str) -> None:
     """Send every log record to stderr as JSON at ``level``."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [JsonHandler()]
     root.setLevel(level)
+    # The JSON lines never show thread or process names, so records skip looking them up (the
+    # "Optimization" flags of the logging HOWTO).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # Driver chatter (every SQLite call) drowns the service's own debug logs.
     logging.getLogger("aiosqlite").setLevel(max(root.level, logging.INFO))
     # uvicorn's access log duplicates the request log written by the middleware.
@@ -48,3 +85,55 @@ def configure_logging(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
+    """Log one served request: logger ``access``, level INFO, message ``request``.
+
+    Every request makes this call, so it is kept cheap. When the record would reach only the
+    :class:`JsonHandler` that :func:`configure_logging` installs (the service's own set-up),
+    the line is rendered here straight from the fields, as :class:`JsonFormatter` renders the
+    record, and written under the handler's lock: about a third of the cost of a LogRecord
+    travelling through the logging machinery. Any other set-up (more handlers, filters,
+    pytest's ``caplog``) gets a regular record, so it sees every request as before.
+    """
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    handler = _only_json_handler()
+    if handler is None:
+        fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+        record = access_logger.makeRecord("access", logging.INFO, __file__, 0, "request", (), None, extra=fields)
+        access_logger.handle(record)
+        return
+    clock = cast(JsonFormatter, handler.formatter).clock
+    now = time.time()
+    # Same keys, order and escaping (the JSON encoder's own string function) as JsonFormatter.
+    line = (
+        f'{{"time": "{clock.format(now, (now - int(now)) * 1000)}", "level": "INFO", "logger": "access", '
+        f'"message": "request", "request_id": {_json_string(request_id_var.get())}, '
+        f'"method": {_json_string(method)}, "path": {_json_string(path)}, '
+        f'"status": {int(status)}, "duration_ms": {float(duration_ms)!r}}}{handler.terminator}'
+    )
+    handler.acquire()
+    try:
+        handler.stream.write(line)
+        handler.flush()
+    except Exception:  # a failed write follows the handler's own policy: reported, never raised
+        handler.handleError(access_logger.makeRecord(access_logger.name, logging.INFO, "", 0, line, (), None))
+    finally:
+        handler.release()
+
+
+def _only_json_handler() -> JsonHandler | None:
+    """Return the handler an access record would reach when that is a JsonHandler alone, unfiltered."""
+    root = logging.root
+    if access_logger.handlers or access_logger.filters or not access_logger.propagate or root.filters:
+        return None
+    if access_logger.parent is not root or len(root.handlers) != 1:
+        return None
+    handler = root.handlers[0]
+    if type(handler) is not JsonHandler or handler.filters or handler.level > logging.INFO:
+        return None
+    if type(handler.formatter) is not JsonFormatter:
+        return None
+    return handler

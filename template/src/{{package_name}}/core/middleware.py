@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
-from .logging import request_id_var
+from .logging import log_access, request_id_var
 
-logger = logging.getLogger("access")
 error_logger = logging.getLogger(__name__)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -58,8 +57,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_headers = dict(scope["headers"])
+        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
+        # 128 random bits as 32 hex characters, like uuid4().hex without the UUID object.
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -78,7 +79,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            length = dict(scope["headers"]).get(b"content-length")
+            length = request_headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
                 await self._too_large(send_with_headers)
                 return
@@ -105,15 +106,7 @@ class RequestContextMiddleware:
                 error_logger.exception("unhandled error")
                 await self._send_error(send_with_headers, 500, "internal_error", "an unexpected error occurred")
         finally:
-            logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            log_access(scope["method"], scope["path"], status, round((time.perf_counter() - started) * 1000, 2))
             request_id_var.reset(token)
 
     async def _too_large(self, send: Send) -> None:

@@ -137,6 +137,7 @@ class Project:
         self.root = root
         self.files = self._walk()
         self._texts: dict[str, str] = {}
+        self._tomls: dict[str, dict[str, Any]] = {}
         self._tracked: set[str] | None = None
         self._tracked_known = False
 
@@ -197,9 +198,9 @@ class Project:
 
     def toml(self, relative: str) -> dict[str, Any]:
         """A TOML file's data ({} when missing, unparseable or no TOML parser)."""
-        if not self.exists(relative):
-            return {}
-        return load_toml(self.text(relative)) or {}
+        if relative not in self._tomls:
+            self._tomls[relative] = (load_toml(self.text(relative)) or {}) if self.exists(relative) else {}
+        return self._tomls[relative]
 
     @property
     def has_ops_layout(self) -> bool:

@@ -43,6 +43,7 @@ _ENVIRONMENT_NAMES = {
     "production": ("production", "prod"),
 }
 
+_CLASS = re.compile(r"^class\s+(\w+)", re.MULTILINE)
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg")
 
 
@@ -198,13 +199,11 @@ def settings_variables(project: Project) -> tuple[dict[str, bool], str]:
     typed with another model (nested sections, set in YAML or with ``SECTION__KEY``). Without
     a settings class, literal ``os.environ[...]`` and ``os.getenv(...)`` reads are used.
     """
-    trees: dict[str, ast.Module] = {}
-    for path in project.source_files():
-        text = project.text(path)
-        if "BaseSettings" in text or "environ" in text or "getenv" in text:
-            with contextlib.suppress(SyntaxError, ValueError):
-                trees[path] = ast.parse(text)
-    classes, models = _settings_classes(trees)
+    sources = project.source_files()
+    classes, models = _settings_classes(_parsed(project, [p for p in sources if "BaseSettings" in project.text(p)]))
+    # Nested sections may be models defined in other modules: any class of the project counts.
+    settings_names = {node.name for _, node in classes}
+    models |= {name for p in sources for name in _CLASS.findall(project.text(p))} - settings_names
     variables: dict[str, bool] = {}
     for _, settings_class in classes:
         prefix = _env_prefix(settings_class)
@@ -218,12 +217,21 @@ def settings_variables(project: Project) -> tuple[dict[str, bool], str]:
             variables[(prefix + name).upper()] = statement.value is None
     if classes:
         return variables, f"settings class {', '.join(sorted({n.name for _, n in classes}))}"
-    for tree in trees.values():
+    readers = [p for p in sources if "environ" in project.text(p) or "getenv" in project.text(p)]
+    for tree in _parsed(project, readers).values():
         for node in ast.walk(tree):
             name, required = _environ_read(node)
             if name:
                 variables[name] = variables.get(name, False) or required
     return variables, "os.environ reads"
+
+
+def _parsed(project: Project, paths: list[str]) -> dict[str, ast.Module]:
+    trees: dict[str, ast.Module] = {}
+    for path in paths:
+        with contextlib.suppress(SyntaxError, ValueError):
+            trees[path] = ast.parse(project.text(path))
+    return trees
 
 
 def _environ_read(node: ast.AST) -> tuple[str, bool]:

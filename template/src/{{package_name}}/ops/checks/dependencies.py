@@ -50,6 +50,8 @@ _REQUIREMENT = re.compile(
     r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(\([^)]*\)|[^;@]*)?\s*(?:@[^;]*)?(;.*)?$"
 )
 
+# How uv says it needed the package index and could not reach it.
+_OFFLINE = re.compile(r"network|connect|failed to fetch|offline|timed out|dns", re.IGNORECASE)
 _SPECIFIER = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;]+)")
 
 
@@ -251,6 +253,9 @@ def _deps_lock_fresh(context: Context) -> Finding:
         finding = _deps_findings(context).get("lock")
         if finding is None:
             return not_run("deps check could not run (it needs Python 3.11+ and a [project] table)")
+        if finding.status == "fail" and _OFFLINE.search(finding.message):
+            # uv needed the index to decide and could not reach it: that is no verdict on the lock.
+            return not_run(f"uv could not check the lock: {finding.message}", "retry with network access")
         return replace(finding, where="uv.lock")
     if project.exists("poetry.lock"):
         poetry = shutil.which("poetry")
