@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +33,12 @@ DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 @dataclass(frozen=True)
 class Context:
-    """What every benchmark gets: how many samples to take and a scratch folder of its own."""
+    """What every benchmark gets: how many samples to take, a scratch folder of its own, and
+    a list for remarks that belong next to its figures (e.g. a command that failed)."""
 
     runs: int
     workdir: Path
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Result:
 
     benchmark: Benchmark
     samples: list[float]
+    notes: list[str]
 
     @property
     def median(self) -> float:
@@ -98,15 +101,26 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
-    """Run ``command``; return its wall time in seconds; raise with its output when it fails."""
+def timed(
+    command: list[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    failures: list[str] | None = None,
+) -> float:
+    """Run ``command``; return its wall time in seconds.
+
+    A failure raises with the command's output, unless ``failures`` is given: then the time
+    still counts and the failure is appended there (a test suite that fails still takes time,
+    and the report says it failed).
+    """
     start = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise RuntimeError(
-            f"`{' '.join(command)}` exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
+        message = f"`{' '.join(command)}` exited {result.returncode}"
+        if failures is None:
+            raise RuntimeError(f"{message}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        failures.append(message)
     return elapsed
 
 
@@ -170,8 +184,15 @@ def generated_suite(ctx: Context) -> list[float]:
     env = project_env()
     timed(copy_command(project), env=env)
     timed(["make", "setup"], cwd=project, env=env)
-    timed(["make", "test"], cwd=project, env=env)
-    return [timed(["make", "test"], cwd=project, env=env) for _ in range(ctx.runs)]
+    failures: list[str] = []
+    timed(["make", "test"], cwd=project, env=env, failures=failures)
+    samples = [timed(["make", "test"], cwd=project, env=env, failures=failures) for _ in range(ctx.runs)]
+    if failures:
+        ctx.notes.append(
+            f"`make test` failed in {len(failures)} of {ctx.runs + 1} runs (warm-up included): the "
+            "figure is the time of a suite with failing tests."
+        )
+    return samples
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +218,12 @@ def read_field(path: str, prefix: str) -> str | None:
     return None
 
 
-def machine() -> list[tuple[str, str]]:
+def load_average() -> str:
+    """The 1-minute load average: other work on the machine inflates every figure."""
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "unknown"
+
+
+def machine(load_at_start: str) -> list[tuple[str, str]]:
     """What the figures were measured on."""
     memory_kb = read_field("/proc/meminfo", "MemTotal")
     memory = f"{int(memory_kb.split()[0]) / 1024 / 1024:.1f} GiB" if memory_kb else "unknown"
@@ -209,6 +235,7 @@ def machine() -> list[tuple[str, str]]:
         ("date (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")),
         ("CPU", f"{read_field('/proc/cpuinfo', 'model name') or platform.processor() or 'unknown'}"),
         ("cores", str(os.cpu_count())),
+        ("load average (1 min) at start / at end", f"{load_at_start} / {load_average()}"),
         ("memory", memory),
         ("OS", read_field("/etc/os-release", "PRETTY_NAME=") or platform.platform()),
         ("Python (Copier's)", platform.python_version()),
@@ -222,7 +249,7 @@ def seconds(value: float) -> str:
     return f"{value:.2f} s"
 
 
-def render(results: list[Result], runs: int) -> str:
+def render(results: list[Result], runs: int, load_at_start: str) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -239,9 +266,11 @@ def render(results: list[Result], runs: int) -> str:
             f"{seconds(max(result.samples))} | {len(result.samples)} | {target} | {result.verdict} |"
         )
     lines += ["", "## Machine", ""]
-    lines += [f"- {key}: {value}" for key, value in machine()]
+    lines += [f"- {key}: {value}" for key, value in machine(load_at_start)]
     lines += ["", "## What each figure measures", ""]
-    lines += [f"- `{result.benchmark.name}`: {result.benchmark.description}" for result in results]
+    for result in results:
+        lines.append(f"- `{result.benchmark.name}`: {result.benchmark.description}")
+        lines += [f"  - Note: {note}" for note in result.notes]
     lines += [
         "",
         "## Reproducing",
@@ -253,9 +282,11 @@ def render(results: list[Result], runs: int) -> str:
         "",
         "The suite benchmark needs PostgreSQL and Redis, like the generated project's `make test`",
         "(TEST_DATABASE_URL / TEST_REDIS_URL, defaults on 127.0.0.1).",
-        "",
     ]
-    return "\n".join(lines)
+    others = sorted(path.name for path in DEFAULT_OUTPUT.parent.glob("benchmarks-*.md"))
+    if others:
+        lines += ["", "Other benchmark reports: " + ", ".join(f"[{name}]({name})" for name in others) + "."]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
+    load_at_start = load_average()
     results = []
     with tempfile.TemporaryDirectory(prefix="prodready-bench-") as scratch:
         for name in names:
@@ -284,12 +316,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {item.title} …", flush=True)
             workdir = Path(scratch, name)
             workdir.mkdir()
-            result = Result(item, item.measure(Context(args.runs, workdir)))
+            ctx = Context(args.runs, workdir)
+            result = Result(item, item.measure(ctx), ctx.notes)
             target = f" (target ≤ {seconds(item.target)}: {result.verdict})" if item.target is not None else ""
             print(f"  median {seconds(result.median)}{target}", flush=True)
             results.append(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results, args.runs), encoding="utf-8")
+    args.output.write_text(render(results, args.runs, load_at_start), encoding="utf-8")
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

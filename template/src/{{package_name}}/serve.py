@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import ipaddress
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -84,21 +86,38 @@ def serve(settings: Settings) -> None:
 
     On SIGTERM uvicorn stops accepting connections and gives in-flight requests
     ``graceful_timeout`` seconds to finish; with several workers the supervisor passes the
-    signal on to each of them.
+    signal on to each of them. The process then exits 0, whatever the worker count.
     """
     server = settings.server
-    uvicorn.run(
-        APP,
-        factory=True,
-        host=server.host,
-        port=server.port,
-        workers=server.workers,
-        timeout_graceful_shutdown=server.graceful_timeout,
-        timeout_keep_alive=server.keepalive_timeout,
-        proxy_headers=True,
-        # The Server header would only tell a scanner which software to try.
-        server_header=False,
-    )
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run(
+            APP,
+            factory=True,
+            host=server.host,
+            port=server.port,
+            workers=server.workers,
+            timeout_graceful_shutdown=server.graceful_timeout,
+            timeout_keep_alive=server.keepalive_timeout,
+            proxy_headers=True,
+            # The Server header would only tell a scanner which software to try.
+            server_header=False,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """Exit 0: the stop that SIGTERM or SIGINT asked for is done.
+
+    uvicorn handles both signals while it serves. With one worker it then puts this handler
+    back and sends the signal to itself again, which would otherwise kill the process with it
+    (exit 143 for SIGTERM: Kubernetes reports the pod's container as failed, "Error"). With
+    several workers the supervisor already exits 0. A signal before uvicorn takes over stops
+    the process here as well, before it serves anything.
+    """
+    raise SystemExit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:

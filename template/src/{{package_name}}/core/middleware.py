@@ -51,6 +51,7 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
+        self._header_names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one HTTP request; other scopes pass through."""
@@ -71,9 +72,15 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in self.headers if h[0] not in present)
+                # A header the app set itself wins over the default (usually there is none).
+                ours = (
+                    self.headers
+                    if present.isdisjoint(self._header_names)
+                    else [header for header in self.headers if header[0] not in present]
+                )
+                headers += ours
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
