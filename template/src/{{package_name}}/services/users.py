@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.errors import AppError, AuthenticationError, ConflictError, NotFoundError
 from ..core.policies import PasswordPolicy, password_problems
-from ..core.security import hash_password, verify_password
+from ..core.security import hash_password, in_hashing_thread, verify_password
 from ..models.schemas import UserCreate
 from ..models.tables import User
 
@@ -40,7 +40,8 @@ async def register(session: AsyncSession, data: UserCreate, policy: PasswordPoli
     email = normalize_email(str(data.email))
     if await get_by_email(session, email) is not None:
         raise ConflictError("this email is already registered")
-    user = User(email=email, full_name=data.full_name, password_hash=hash_password(data.password), role=role)
+    password_hash = await in_hashing_thread(hash_password, data.password)
+    user = User(email=email, full_name=data.full_name, password_hash=password_hash, role=role)
     session.add(user)
     try:
         await session.commit()
@@ -77,7 +78,8 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
             all three, so the answer does not reveal which emails exist).
     """
     user = await get_by_email(session, email)
-    if not verify_password(password, user.password_hash if user else None) or user is None or not user.is_active:
+    valid = await in_hashing_thread(verify_password, password, user.password_hash if user else None)
+    if not valid or user is None or not user.is_active:
         raise AuthenticationError("incorrect email or password")
     return user
 
