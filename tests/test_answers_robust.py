@@ -27,7 +27,7 @@ import sys
 import tempfile
 import tomllib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
 QUESTIONS: dict[str, dict[str, Any]] = {k: v for k, v in COPIER_YML.items() if not k.startswith("_")}
 
 
-def plain_copy(dst: Path, keep: Any = lambda name: True) -> Path:
+def plain_copy(dst: Path, keep: Callable[[str], bool] = lambda name: True) -> Path:
     """Copy the working tree's files (those ``keep`` accepts) into ``dst``, without git."""
     for name in working_tree_files(ROOT):
         if keep(name):
@@ -211,6 +211,7 @@ SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
 
 def render_quietly(template: Path, dst: Path, **data: Any) -> Path:
+    """Copier's Python API: the answers in ``data``, defaults for the rest, no hook."""
     from copier import run_copy  # imported late: it takes about a second
 
     with warnings.catch_warnings():
@@ -285,7 +286,11 @@ def prompt_of(name: str) -> str:
 
 
 class Session:
-    """A `copier copy` in a terminal; ``answer`` waits for a question's prompt and types."""
+    """A `copier copy` in a terminal, answered prompt by prompt like a person does.
+
+    ``next_question`` waits for the next prompt (recognised by its help text); ``type``,
+    ``accept_default`` and ``choose`` answer it.
+    """
 
     def __init__(self, template: Path, dst: Path) -> None:
         self.child = pexpect.spawn(
@@ -629,13 +634,11 @@ def check_escaping(template: Path, answers: dict[str, str]) -> None:
         assert SLUG.fullmatch(recorded["project_slug"]), recorded["project_slug"]
         if answers["deploy_target"] == "kubernetes":
             assert any(path.parts[-3:-1] == ("kubernetes", "base") for path in parsed), "no manifest rendered"
-        dockerfile = dst / "Dockerfile"
-        if dockerfile.exists():
-            labels = dockerfile.read_text(encoding="utf-8").splitlines()
-            title = next(line for line in labels if "org.opencontainers.image.title=" in line)
-            assert docker_unquote(title, "org.opencontainers.image.title") == project_name
-            summary = next(line for line in labels if "org.opencontainers.image.description=" in line)
-            assert docker_unquote(summary, "org.opencontainers.image.description") == description
+        labels = (dst / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        title = next(line for line in labels if "org.opencontainers.image.title=" in line)
+        assert docker_unquote(title, "org.opencontainers.image.title") == project_name
+        summary = next(line for line in labels if "org.opencontainers.image.description=" in line)
+        assert docker_unquote(summary, "org.opencontainers.image.description") == description
 
 
 FUZZ = {
