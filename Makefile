@@ -29,8 +29,10 @@ $(VENV)/.synced: pyproject.toml uv.lock
 project: venv ## Generate a project from this checkout with the default answers into DEST (../my-service)
 	$(BIN)/copier copy --trust --defaults --vcs-ref=HEAD $(CURDIR) $(DEST)
 
+# Two workers, one test file each at a time (--dist loadfile keeps a file's module-scoped
+# renders in one worker): the slow tier is mostly waiting on uv, Docker and servers.
 test: venv ## Run the template's tests, both tiers (what .ci/run runs)
-	$(BIN)/pytest -m "slow or not slow"
+	$(BIN)/pytest -n 2 --dist loadfile -m "slow or not slow"
 
 test-fast: venv ## Run the render tier only (seconds, no server needed)
 	$(BIN)/pytest

@@ -217,7 +217,7 @@ def test_seed_jobs_call_make(combo: tuple[dict[str, Any], Path]) -> None:
         "test-coverage": ["make test"],
         "security-config-validation": ["keys generate --env production", "make security-validate ENV=production"],
         "integration-tests": ["make test-integration"],
-        "readiness": ["make --silent readiness READINESS_FLAGS=--markdown"],
+        "readiness": ['make --silent readiness READINESS_FLAGS="--markdown --min-score 90"'],
     }
     makefile = (project / "Makefile").read_text(encoding="utf-8")
     targets = ["lint", "typecheck", "security-scan", "deps-check", "test", "test-integration", "security-validate"]
