@@ -316,7 +316,7 @@ def wrk(
     out = run([*command, server.url + path])
     cpu = server.cpu_seconds() - cpu_before
     done = re.search(r"(\d+) requests in ([\d.]+(?:us|ms|s|m))", out)
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
     if done is None or set(latency) != {"50", "99"}:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     requests = int(done.group(1))

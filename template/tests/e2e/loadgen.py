@@ -25,7 +25,7 @@ from tests.conftest import PACKAGE, ROOT, free_port, run_migrations
 from tests.factories import PASSWORD, RegistrationFactory
 
 STARTUP_TIMEOUT = 30
-CONNECTIONS_PER_CLIENT = 8
+CONNECTIONS_PER_CLIENT = 4
 
 
 @dataclass
@@ -128,21 +128,17 @@ class Served:
     @property
     def address(self) -> tuple[str, int]:
         parts = urlsplit(self.url)
-        assert parts.hostname is not None and parts.port is not None
+        assert parts.hostname is not None
+        assert parts.port is not None
         return parts.hostname, parts.port
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-async def start_serve(workdir: Path, **variables: str) -> Served:
-    """Start ``python -m <package>.serve`` as a developer would, on a fresh SQLite file and a free port.
-
-    ``variables`` are extra environment variables (``SERVER__GRACEFUL_TIMEOUT="5"``). Fails the
-    test, with the server's output, when it does not answer ``/health/live`` in time.
-    """
+def _launch(workdir: Path, variables: dict[str, str]) -> Served:
     database = workdir / "served.db"
-    await asyncio.to_thread(run_migrations, f"sqlite+aiosqlite:///{database}")
+    run_migrations(f"sqlite+aiosqlite:///{database}")
     port = free_port()
     env = {
         **os.environ,
@@ -159,26 +155,35 @@ async def start_serve(workdir: Path, **variables: str) -> Served:
         process = subprocess.Popen(  # noqa: S603 - a fixed command line made by the test itself
             [sys.executable, "-m", f"{PACKAGE}.serve"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    served = Served(f"http://127.0.0.1:{port}", process, log, database)
+    return Served(f"http://127.0.0.1:{port}", process, log, database)
+
+
+async def start_serve(workdir: Path, **variables: str) -> Served:
+    """Start ``python -m <package>.serve`` as a container would, on a fresh SQLite file and a free port.
+
+    ``variables`` are extra environment variables (``SERVER__GRACEFUL_TIMEOUT="5"``). Fails the
+    test, with the server's output, when it does not answer ``/health/live`` in time.
+    """
+    served = await asyncio.to_thread(_launch, workdir, variables)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     async with httpx.AsyncClient(base_url=served.url, timeout=1) as http:
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{served.output()}", pytrace=False)
+            if served.process.poll() is not None:
+                pytest.fail(f"the server exited with {served.process.returncode}:\n{served.output()}", pytrace=False)
             try:
                 if (await http.get("/health/live")).status_code == 200:
                     return served
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.05)
-    process.kill()
-    process.wait()
+    served.process.kill()
+    await asyncio.to_thread(served.process.wait)
     pytest.fail(f"the server did not answer within {STARTUP_TIMEOUT} s:\n{served.output()}", pytrace=False)
 
 
-async def refuses_connections(address: tuple[str, int], timeout: float) -> bool:
-    """Return True once connecting to ``address`` is refused, False if it still accepts after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
+async def refuses_connections(address: tuple[str, int], within: float) -> bool:
+    """Return True once connecting to ``address`` is refused; False if it still accepts after ``within`` s."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection(*address)
@@ -209,9 +214,7 @@ class HalfSentRequest:
         self.reader, self.writer, self.rest = reader, writer, rest
 
     @classmethod
-    async def send(
-        cls, address: tuple[str, int], path: str, body: bytes, headers: dict[str, str]
-    ) -> HalfSentRequest:
+    async def send(cls, address: tuple[str, int], path: str, body: bytes, headers: dict[str, str]) -> HalfSentRequest:
         reader, writer = await asyncio.open_connection(*address)
         lines = [f"POST {path} HTTP/1.1", f"Host: {address[0]}:{address[1]}", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -220,18 +223,18 @@ class HalfSentRequest:
         await writer.drain()
         return cls(reader, writer, body[half:])
 
-    async def finish(self, timeout: float) -> Response:
-        """Send the rest of the body and read the whole response."""
+    async def finish(self, within: float) -> Response:
+        """Send the rest of the body and read the whole response, waiting at most ``within`` s for each part."""
         try:
             self.writer.write(self.rest)
             await self.writer.drain()
-            head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
+            head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), within)
             status_line, *header_lines = head.decode("latin-1").split("\r\n")
             headers = {
                 name.strip().lower(): value.strip()
                 for name, _, value in (line.partition(":") for line in header_lines if line)
             }
-            body = await asyncio.wait_for(self.reader.readexactly(int(headers["content-length"])), timeout)
+            body = await asyncio.wait_for(self.reader.readexactly(int(headers["content-length"])), within)
             return Response(int(status_line.split()[1]), headers, body)
         finally:
             self.writer.close()

@@ -1,9 +1,14 @@
-"""Dependency aliases for routes: settings, session, cache, current user."""
+"""Dependency aliases for routes: settings, session, cache, current user.
+
+Every dependency is ``async def``, even those that never await: FastAPI runs a plain ``def``
+dependency in a worker thread, a thread hop on every request for what is a dictionary look-up.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -24,19 +29,19 @@ from ..services.items import ItemService
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """Return the settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_policies(request: Request) -> Policies:
+async def get_policies(request: Request) -> Policies:
     """Return the security policies the app enforces."""
     policies: Policies = request.app.state.policies
     return policies
 
 
-def get_cache(request: Request) -> SafeCache:
+async def get_cache(request: Request) -> SafeCache:
     """Return the app's cache."""
     cache: SafeCache = request.app.state.cache
     return cache
@@ -95,7 +100,9 @@ async def get_admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
-def get_item_service(request: Request, session: SessionDep, cache: CacheDep, settings: SettingsDep) -> ItemService:
+async def get_item_service(
+    request: Request, session: SessionDep, cache: CacheDep, settings: SettingsDep
+) -> ItemService:
     """Build the item service for one request."""
     cipher: FieldCipher = request.app.state.cipher
     return ItemService(session=session, cache=cache, cipher=cipher, settings=settings)
@@ -104,18 +111,21 @@ def get_item_service(request: Request, session: SessionDep, cache: CacheDep, set
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
 
 
+@dataclass(frozen=True)
 class PageParams:
-    """``limit`` and ``offset`` query parameters, bounded by ``app.max_page_size``."""
+    """One page of a list: ``limit`` (at most ``app.max_page_size``) and ``offset``."""
 
-    def __init__(
-        self,
-        settings: SettingsDep,
-        limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 20,
-        offset: Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")] = 0,
-    ) -> None:
-        """Clamp ``limit`` to the configured maximum."""
-        self.limit = min(limit, settings.app.max_page_size)
-        self.offset = offset
+    limit: int
+    offset: int
 
 
-PageDep = Annotated[PageParams, Depends()]
+async def get_page(
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")] = 0,
+) -> PageParams:
+    """Read ``limit`` and ``offset``, clamping ``limit`` to the configured maximum."""
+    return PageParams(limit=min(limit, settings.app.max_page_size), offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(get_page)]

@@ -14,6 +14,7 @@ import json
 import signal
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -57,8 +58,8 @@ async def test_sigterm_lets_in_flight_requests_finish_and_exits_0(tmp_path: Path
 
             signalled = time.monotonic()
             served.process.send_signal(signal.SIGTERM)
-            refused = await loadgen.refuses_connections(served.address, timeout=GRACE_SECONDS - 1)
-            answers = [await request.finish(timeout=GRACE_SECONDS) for request in in_flight]
+            refused = await loadgen.refuses_connections(served.address, within=GRACE_SECONDS - 1)
+            answers = [await request.finish(within=GRACE_SECONDS) for request in in_flight]
             stop.set()
             tally = await streaming
         code = await asyncio.to_thread(served.process.wait, GRACE_SECONDS + 5)
@@ -79,6 +80,6 @@ async def test_sigterm_lets_in_flight_requests_finish_and_exits_0(tmp_path: Path
     assert stopped_after < GRACE_SECONDS, f"stopped {stopped_after:.1f} s after SIGTERM"
     assert "graceful shutdown exceeded" not in output
     assert "Application shutdown complete" in output
-    with sqlite3.connect(served.database) as database:
+    with closing(sqlite3.connect(served.database)) as database:
         stored = {title for (title,) in database.execute("SELECT title FROM items")}
     assert stored == {p["title"] for p in payloads}
