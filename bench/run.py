@@ -195,6 +195,44 @@ def generated_suite(ctx: Context) -> list[float]:
     return samples
 
 
+@benchmark("lock", "`uv lock` of a freshly generated project (warm uv cache), as the hook runs it", target=2.0)
+def uv_lock(ctx: Context) -> list[float]:
+    """The hook's lock step: resolve the generated pyproject against the index with uv's cache
+    warm (one untimed lock first). The lock is deleted before each sample."""
+    project = fresh(ctx, "lock")
+    env = project_env()
+    timed(copy_command(project, "--skip-tasks"), env=env)
+    samples = []
+    for _ in range(ctx.runs + 1):
+        (project / "uv.lock").unlink(missing_ok=True)
+        samples.append(timed(["uv", "lock", "--quiet"], cwd=project, env=env))
+    return samples[1:]
+
+
+@benchmark("sync-warm", "`uv sync --locked` with the environment already in place (no-op sync)", target=2.0)
+def uv_sync_warm(ctx: Context) -> list[float]:
+    """What `make setup` costs a second time: uv checks the lock and the environment."""
+    project = fresh(ctx, "sync")
+    env = project_env()
+    timed(copy_command(project), env=env)
+    timed(["uv", "sync", "--locked", "--quiet"], cwd=project, env=env)
+    return [timed(["uv", "sync", "--locked", "--quiet"], cwd=project, env=env) for _ in range(ctx.runs)]
+
+
+@benchmark("sync-cold", "`uv sync --locked` into a new environment (warm uv cache)")
+def uv_sync_cold(ctx: Context) -> list[float]:
+    """A teammate's first `make setup` on a machine that has seen the packages: the virtual
+    environment is deleted before each sample, uv's download cache is kept."""
+    project = fresh(ctx, "sync-cold")
+    env = project_env()
+    timed(copy_command(project), env=env)
+    samples = []
+    for _ in range(ctx.runs):
+        shutil.rmtree(project / ".venv", ignore_errors=True)
+        samples.append(timed(["uv", "sync", "--locked", "--quiet"], cwd=project, env=env))
+    return samples
+
+
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
