@@ -97,13 +97,6 @@ def validator_message(question: str, value: Any) -> str:
         return env.from_string(QUESTIONS[question]["validator"]).render({question: value}).strip()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "copier.yml's regexes write `\\Z` inside Jinja string literals; Jinja decodes string literals "
-        "with unicode-escape, which warns `invalid escape sequence '\\Z'` (a future error). Write `\\\\Z`."
-    ),
-)
 def test_validators_compile_without_warnings() -> None:
     env = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
     with warnings.catch_warnings():
