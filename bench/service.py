@@ -5,7 +5,8 @@ Three measurements of a project rendered from this working tree with the default
 - ``overhead``: ``/health/live`` requests per second of the generated app (production settings,
   every middleware, the JSON access log on) next to a bare FastAPI app with one route, both
   under the same uvicorn settings, driven by wrk from a separate process on loopback, in
-  alternating rounds. ``--baseline-ref REF`` adds the app as rendered from an older commit.
+  alternating rounds. ``--baseline-ref REF`` adds the app as rendered from an older commit
+  (a commit id: copier renders ``HEAD`` with the working tree's uncommitted changes).
 - ``items``: ``GET /items/{id}`` with a JWT, PostgreSQL behind it and Redis in front, first
   with every read a cache hit, then with every read a miss; the hit ratio is counted by a Redis
   server of the benchmark's own (``INFO stats``), and each step of the path is timed alone.
@@ -17,7 +18,7 @@ a PostgreSQL server (``--postgres``: a libpq URL of a role that may create datab
 ``redis-server`` binary (a private server, so its statistics count nobody else's commands)::
 
     .venv/bin/python bench/service.py                          # everything, 5 rounds
-    .venv/bin/python bench/service.py --only overhead --rounds 7 --baseline-ref HEAD
+    .venv/bin/python bench/service.py --only overhead --rounds 7 --baseline-ref 33b73b0
 
 Figures are medians over rounds. Targets are goals that the report marks met or missed, never
 assertions. Other work on the machine moves every figure, so the report records the load
@@ -768,7 +769,7 @@ def render(overhead: Overhead | None, items: Items | None, suite: Suite | None, 
         "",
         "```",
         ".venv/bin/python bench/service.py                               # all three, 5 rounds",
-        ".venv/bin/python bench/service.py --only overhead --baseline-ref HEAD --rounds 7",
+        ".venv/bin/python bench/service.py --only overhead --baseline-ref 33b73b0 --rounds 7  # vs a commit",
         ".venv/bin/python bench/service.py --only items --postgres postgresql://user:pw@host:5432/postgres",
         "```",
         "",
@@ -835,7 +836,8 @@ def _render_items(result: Items, rounds: int) -> list[str]:
         "phases alternating. Hits: the cache is emptied, then warmed with "
         f"{HIT_SET} items, and wrk cycles through those {HIT_SET}. Misses: the cache is emptied and wrk walks",
         f"through the {result.items:,} items in order, so no id comes twice in a round. The hit ratio is",
-        "`keyspace_hits / (keyspace_hits + keyspace_misses)` of the Redis server over each wrk run.",
+        "`keyspace_hits / (keyspace_hits + keyspace_misses)` of the Redis server over each wrk run, as",
+        "counted (the miss phase still sees a few hits: about one repeated id per wrk connection).",
         f"Load average before / after: {result.load_before} → {result.load_after}.",
         "",
         "| phase | requests/s | p50 | p99 | server CPU per request | measured hit ratio | errors |",

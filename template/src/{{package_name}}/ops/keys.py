@@ -173,7 +173,7 @@ def ensure(path: Path) -> list[str]:
         missing["APP_ENV"] = layers.DEFAULT_ENVIRONMENT
     for spec in keyrules.KEYS:
         if not existing.get(spec.name):
-            missing[spec.name] = spec.generate()
+            missing[spec.name] = keyrules.fresh_value(spec)
     stamp = auditlog.now().strftime("%Y-%m-%d")
     envfile.append(path, missing, header=f"added by `keys ensure` on {stamp}; never commit this file")
     if path.exists() and file_mode(path) != envfile.SECRET_FILE_MODE:
