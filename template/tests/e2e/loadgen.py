@@ -196,6 +196,11 @@ async def refuses_connections(address: tuple[str, int], within: float) -> bool:
             _, writer = await asyncio.open_connection(*address)
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            # The listener closed with this connection still in its backlog: not yet a refusal,
+            # the next attempt shows whether the port is really closed.
+            await asyncio.sleep(0.05)
+            continue
         writer.close()
         await asyncio.sleep(0.05)
     return False
