@@ -12,6 +12,10 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # Generated projects' Makefiles call `uv`; the tool environment provides it.
 export PATH := $(BIN):$(PATH)
+# Python caches compiled modules even where the shell turns that off (many CI images set
+# PYTHONDONTWRITEBYTECODE): the tests start Copier, uv and generated projects' tools hundreds of
+# times, and each would otherwise compile every module it imports again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv project test test-fast test-slow lint bench
 

@@ -175,18 +175,14 @@ def config_map_data(objects: list[dict[str, Any]], name: str) -> dict[str, str]:
 
 
 def health_routes(project: Path) -> dict[str, str]:
-    """Map the health route functions (``live``, ``ready``) to their full paths."""
+    """Map the health route functions (``live``, ``ready``) to the paths ``register`` adds them at."""
     tree = ast.parse((project / "src" / PACKAGE / "api" / "routes" / "health.py").read_text(encoding="utf-8"))
-    prefix = ""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "APIRouter":
-            prefix = next(ast.literal_eval(kw.value) for kw in node.keywords if kw.arg == "prefix")
     routes = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            for decorator in node.decorator_list:
-                if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "get":
-                    routes[node.name] = prefix + ast.literal_eval(decorator.args[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_api_route":
+            path, endpoint = node.args[:2]
+            assert isinstance(endpoint, ast.Name), ast.dump(endpoint)
+            routes[endpoint.id] = ast.literal_eval(path)
     return routes
 
 
@@ -494,7 +490,7 @@ def test_probes_port_and_command_match_the_service_and_image(
     # The Deployment runs what the image runs.
     (cmd,) = runtime["CMD"]
     assert container["command"] + container.get("args", []) == json.loads(cmd)
-    # Probes name a host the app accepts (TrustedHostMiddleware answers 400 to any other).
+    # Probes name a host the app accepts (its host check answers 400 to any other).
     allowed = settings["app"]["allowed_hosts"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         headers = {h["name"].lower(): h["value"] for h in container[probe]["httpGet"].get("httpHeaders", [])}

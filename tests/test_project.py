@@ -27,7 +27,7 @@ def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_pa
     project = copy_project(tmp_path / "project", **answers)
     env = project_env()
     run(["make", "setup"], cwd=project, env=env)
-    result = run(["make", "lint", "typecheck", "test"], cwd=project, env=env, timeout=1200)
+    result = run(["make", "lint", "typecheck", "test", "test-reliability"], cwd=project, env=env, timeout=1200)
     output = result.stdout + result.stderr
     # `make test` already fails on "no tests ran" (pytest exit 5) and on the coverage gate;
     # this makes sure the suite really ran something and reported coverage.

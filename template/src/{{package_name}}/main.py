@@ -12,16 +12,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import __version__
 from .api.routes import auth, health, items, users
 from .cache import create_cache
 from .core.crypto import FieldCipher
 from .core.errors import install_error_handlers
-from .core.logging import configure_logging
+from .core.logging import configure_logging, flush_logs
 from .core.middleware import RequestContextMiddleware
 from .core.policies import get_policies
+from .core.security import configure_password_hashing
 from .core.settings import Settings, get_settings
 from .db import Database
 from .utils.redact import redact_url
@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app for ``settings`` (default: loaded from the environment)."""
     settings = settings or get_settings()
-    configure_logging(settings.app.log_level)
+    configure_logging(settings.app.log_level, settings.app.access_log_flush_seconds)
+    hashing = settings.password_hashing
+    configure_password_hashing(hashing.time_cost, hashing.memory_kib, hashing.parallelism)
     policies = get_policies()
 
     @asynccontextmanager
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.cache.close()
             await app.state.database.dispose()
+            flush_logs()  # the access lines still held (see app.access_log_flush_seconds)
 
     docs = settings.app.docs_enabled
     app = FastAPI(
@@ -70,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
-    for module in (health, auth, users, items):
+    health.register(app)
+    for module in (auth, users, items):
         app.include_router(module.router)
 
     if settings.app.cors_origins:
@@ -80,12 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    if settings.app.allowed_hosts != ["*"]:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.app.allowed_hosts)
     # Added last, so it runs first: every answer, even a rejected host, gets an id and headers.
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.app.max_body_bytes,
         hsts=settings.app.public_url.startswith("https://"),
+        allowed_hosts=settings.app.allowed_hosts,
     )
     return app

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import PACKAGE, ROOT, free_port, run_migrations
+from tests.conftest import FAST_HASHING_ENV, PACKAGE, ROOT, free_port, run_migrations
 from tests.factories import PASSWORD, RegistrationFactory
 
 STARTUP_TIMEOUT = 30
@@ -149,6 +149,7 @@ def _launch(workdir: Path, variables: dict[str, str]) -> Served:
     port = free_port()
     env = {
         **os.environ,
+        **FAST_HASHING_ENV,
         "APP_ENV": "development",
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "APP__LOG_LEVEL": "INFO",

@@ -1,7 +1,9 @@
-"""Pure ASGI middleware: request ids, access log, security headers and a body-size limit.
+"""Pure ASGI middleware: host check, request ids, access log, security headers, body-size limit.
 
-Written against ASGI directly rather than ``BaseHTTPMiddleware``, which copies every response
-through an extra task and costs a large share of throughput on small requests.
+One class does all of it, written against ASGI directly: every layer of middleware is another
+coroutine per request, and ``BaseHTTPMiddleware`` copies every response through an extra task.
+On a small request those layers, not the work they do, were most of the cost; see
+docs/benchmarks-service.md in the template for the figures.
 """
 
 from __future__ import annotations
@@ -11,25 +13,37 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterable
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
+from .hosts import HostAllowList
 from .logging import log_access, request_id_var
 
 error_logger = logging.getLogger(__name__)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# The headers OWASP's REST Security Cheat Sheet asks of an API: no caching of answers that may
+# be personal, no MIME sniffing, no framing (both the old header and CSP's frame-ancestors),
+# and no content loaded by a browser that opens an answer directly. The document-only headers
+# (Referrer-Policy, Permissions-Policy, COOP) govern HTML pages, which this service does not
+# serve outside development's /docs.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
-    (b"cache-control", b"no-store"),
 )
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+# /docs (development and staging only) loads Swagger UI's script and styles from a CDN; its
+# pages get a policy that allows exactly that instead of the API's "nothing at all".
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"connect-src 'self'; frame-ancestors 'none'"
+)
 
 
 class _BodyTooLargeError(HTTPException):
@@ -44,28 +58,43 @@ class _BodyTooLargeError(HTTPException):
 
 
 class RequestContextMiddleware:
-    """Give each request an id, log it, add security headers and bound its body size."""
+    """Check the host, give each request an id, log it, add security headers, bound its body."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, hsts: bool, allowed_hosts: Iterable[str] = ("*",)) -> None:
         """Wrap ``app``; ``hsts`` adds Strict-Transport-Security (HTTPS deployments)."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
         self._header_names = frozenset(name for name, _ in self.headers)
+        self.hosts = HostAllowList(allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one HTTP request; other scopes pass through."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_headers = dict(scope["headers"])
-        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
+        # One pass over the request headers (ASGI servers give their names in lowercase).
+        host = incoming = length = None
+        has_body = False
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"x-request-id":
+                incoming = value
+            elif name == b"content-length":
+                length, has_body = value, value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+        supplied = incoming.decode("latin-1") if incoming is not None else ""
         # 128 random bits as 32 hex characters, like uuid4().hex without the UUID object.
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        request_id = supplied if _VALID_REQUEST_ID.match(supplied) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
         response_started = False
+        ours = (*self.headers, (b"x-request-id", request_id.encode()))
+        if scope["path"].startswith("/docs"):
+            ours = tuple((name, DOCS_CSP if name == b"content-security-policy" else value) for name, value in ours)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -73,38 +102,30 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
                 # A header the app set itself wins over the default (usually there is none).
-                ours = (
-                    self.headers
-                    if present.isdisjoint(self._header_names)
-                    else [header for header in self.headers if header[0] not in present]
-                )
-                headers += ours
-                headers.append((b"x-request-id", request_id.encode()))
+                for name, _ in headers:
+                    if name.lower() in self._header_names:
+                        present = {name.lower() for name, _ in headers}
+                        headers.extend(header for header in ours if header[0] not in present)
+                        break
+                else:
+                    headers.extend(ours)
                 message["headers"] = headers
             await send(message)
 
         try:
-            length = request_headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._too_large(send_with_headers)
+            if not self.hosts.allows(host):
+                message = "the Host header names no host served here"
+                await self._send_error(send_with_headers, 400, "invalid_host", message)
                 return
-            received = 0
-
-            async def bounded_receive() -> Message:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
-                        raise _BodyTooLargeError(self.max_body_bytes)
-                return message
-
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                message = f"the request body exceeds {self.max_body_bytes} bytes"
+                await self._send_error(send_with_headers, 413, "payload_too_large", message)
+                return
             try:
                 # A body over the limit met while streaming surfaces as an HTTPException and is
-                # answered 413 by the app's own handler.
-                await self.app(scope, bounded_receive, send_with_headers)
+                # answered 413 by the app's own handler. Without a body there is nothing to count.
+                await self.app(scope, self._bounded(receive) if has_body else receive, send_with_headers)
             except Exception:
                 if response_started:
                     raise
@@ -116,9 +137,20 @@ class RequestContextMiddleware:
             log_access(scope["method"], scope["path"], status, round((time.perf_counter() - started) * 1000, 2))
             request_id_var.reset(token)
 
-    async def _too_large(self, send: Send) -> None:
-        message = f"the request body exceeds {self.max_body_bytes} bytes"
-        await self._send_error(send, 413, "payload_too_large", message)
+    def _bounded(self, receive: Receive) -> Receive:
+        """Wrap ``receive`` so a body that grows past the limit raises :class:`_BodyTooLargeError`."""
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLargeError(self.max_body_bytes)
+            return message
+
+        return bounded_receive
 
     @staticmethod
     async def _send_error(send: Send, status: int, code: str, message: str) -> None:

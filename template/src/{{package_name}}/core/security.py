@@ -21,10 +21,31 @@ from .errors import AuthenticationError
 from .policies import AccessPolicy
 from .settings import Settings
 
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps login timing uniform.
-_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
-# argon2 spends tens of milliseconds of CPU and 64 MiB per call, with the GIL released. On the
+
+class _PasswordHashing:
+    """The argon2id hasher in use, and a hash to verify against when a user does not exist.
+
+    Verifying against that dummy hash when the email is unknown keeps login timing uniform; it
+    is made on first use, so importing this module costs no hash.
+    """
+
+    def __init__(self) -> None:
+        self.hasher = PasswordHasher()  # RFC 9106's low-memory profile until configured
+        self._dummy: str | None = None
+
+    def configure(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self._dummy = None
+
+    @property
+    def dummy(self) -> str:
+        if self._dummy is None:
+            self._dummy = self.hasher.hash(uuid.uuid4().hex)
+        return self._dummy
+
+
+_hashing = _PasswordHashing()
+# argon2 spends tens of milliseconds of CPU and tens of MiB per call, with the GIL released. On the
 # event loop, every registration or login would stall the worker's other requests, health
 # probes included; in these threads the loop keeps serving. The pool's size bounds the CPU
 # and memory a burst of logins takes: more threads than cores would finish none sooner.
@@ -38,15 +59,23 @@ async def in_hashing_thread(function: Callable[[*_Args], _T], *args: *_Args) -> 
     return await asyncio.get_running_loop().run_in_executor(_HASHING, function, *args)
 
 
+def configure_password_hashing(time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Hash new passwords with these argon2id costs (``password_hashing`` in the settings).
+
+    Stored hashes carry the costs they were made with, so they verify after any change.
+    """
+    _hashing.configure(time_cost, memory_kib, parallelism)
+
+
 def hash_password(password: str) -> str:
     """Hash ``password`` with argon2id and a random salt."""
-    return _hasher.hash(password)
+    return _hashing.hasher.hash(password)
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Check ``password`` against ``password_hash``; a missing hash never matches."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hashing.hasher.verify(password_hash or _hashing.dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -74,6 +74,21 @@ def _get(data: dict[str, Any], path: str) -> Any:
     return node
 
 
+# OWASP's Password Storage Cheat Sheet: argon2id with at least 19 MiB and 2 passes.
+MIN_HASH_MEMORY_KIB = 19_456
+MIN_HASH_TIME_COST = 2
+
+
+def hashing_problems(time_cost: int, memory_kib: int) -> list[str]:
+    """Return why argon2id costs are below OWASP's minimum for a deployed environment."""
+    problems = []
+    if memory_kib < MIN_HASH_MEMORY_KIB:
+        problems.append(f"password_hashing.memory_kib {memory_kib} is below {MIN_HASH_MEMORY_KIB} (OWASP minimum)")
+    if time_cost < MIN_HASH_TIME_COST:
+        problems.append(f"password_hashing.time_cost {time_cost} is below {MIN_HASH_TIME_COST} (OWASP minimum)")
+    return problems
+
+
 def environment_rules(env: str, merged: dict[str, Any]) -> list[tuple[str, str]]:
     """Return ``(key path, broken rule)`` pairs for the effective config of ``env``."""
     broken: list[tuple[str, str]] = []
@@ -94,6 +109,14 @@ def environment_rules(env: str, merged: dict[str, Any]) -> list[tuple[str, str]]
         broken.append(("database.url", f"SQLite is for development only; {env} uses PostgreSQL"))
     if project.HAS_REDIS and _get(merged, "cache.backend") != "redis":
         broken.append(("cache.backend", f"the in-process cache is per process; {env} uses Redis"))
+    time_cost = _get(merged, "password_hashing.time_cost")
+    memory_kib = _get(merged, "password_hashing.memory_kib")
+    # Unset keys take the settings' defaults, which meet the minimum.
+    for problem in hashing_problems(
+        time_cost if isinstance(time_cost, int) else MIN_HASH_TIME_COST,
+        memory_kib if isinstance(memory_kib, int) else MIN_HASH_MEMORY_KIB,
+    ):
+        broken.append((problem.split()[0], f"{problem} in {env}"))
     return broken
 
 

@@ -18,9 +18,13 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e import loadgen
 from tests.factories import ItemPayloadFactory
+
+# Slow: run by `make test-reliability` (CI and the template's slow tier), not `make test`.
+pytestmark = pytest.mark.reliability
 
 GRACE_SECONDS = 5
 IN_FLIGHT = 8

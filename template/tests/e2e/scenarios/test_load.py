@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.e2e import loadgen
 from tests.e2e.conftest import Server
 from tests.factories import ItemPayloadFactory
+
+# Slow: run by `make test-reliability` (CI and the template's slow tier), not `make test`.
+pytestmark = pytest.mark.reliability
 
 REQUESTS = 1_000  # per burst
 CONCURRENCY = 64

@@ -20,6 +20,9 @@ from schemathesis.generation import GenerationMode
 from tests.e2e import loadgen
 from tests.e2e.conftest import Server
 
+# Slow: run by `make test-reliability` (CI and the template's slow tier), not `make test`.
+pytestmark = pytest.mark.reliability
+
 EXAMPLES = 15
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 

@@ -1,28 +1,45 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes.
+
+The probes are added to the app itself (:func:`register`), not through an included router as
+the API's routes are: an orchestrator calls them every few seconds on every replica, and
+FastAPI's included-router dispatch and response-model validation would be most of their cost.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from ...models.schemas import Check, Health
 
-router = APIRouter(prefix="/health", tags=["health"])
 logger = logging.getLogger(__name__)
 # A probe must answer quickly even when a dependency hangs.
 CHECK_TIMEOUT_SECONDS = 2.0
+# The liveness answer never changes: Health(status="ok") serialized once.
+_LIVE_BODY = Health(status="ok").model_dump_json().encode()
 
 
-@router.get("/live", response_model=Health)
-async def live() -> Health:
+def register(app: FastAPI) -> None:
+    """Add ``GET /health/live`` and ``GET /health/ready`` to ``app``."""
+    app.add_api_route("/health/live", live, methods=["GET"], response_model=Health, tags=["health"])
+    app.add_api_route(
+        "/health/ready",
+        ready,
+        methods=["GET"],
+        response_model=Health,
+        responses={503: {"model": Health}},
+        tags=["health"],
+    )
+
+
+async def live() -> Response:
     """Answer 200 while the process can serve requests; checks no dependency."""
-    return Health(status="ok")
+    return Response(_LIVE_BODY, media_type="application/json")
 
 
-@router.get("/ready", response_model=Health, responses={503: {"model": Health}})
 async def ready(request: Request) -> JSONResponse:
     """Check every configured dependency; 503 names the ones that failed.
 

@@ -52,7 +52,7 @@ _REQUIREMENT = re.compile(
 
 # How uv says it needed the package index and could not reach it.
 _OFFLINE = re.compile(r"network|connect|failed to fetch|offline|timed out|dns", re.IGNORECASE)
-_SPECIFIER = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;]+)")
+_SPECIFIER = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;)]+)")
 
 
 def parse_requirement(text: str, source: str) -> Requirement | None:
