@@ -175,11 +175,12 @@ def copier_import(ctx: Context) -> list[float]:
     return [timed(command) for _ in range(ctx.runs)]
 
 
-@benchmark("suite", "generated project's `make test` (every tier, coverage), warm venv", target=15.0)
+@benchmark("suite", "generated project's `make test` (unit, integration, e2e; coverage), warm venv", target=15.0)
 def generated_suite(ctx: Context) -> list[float]:
     """A project rendered with the default answers, `make setup` done and one `make test` run
     before timing (warm venv, warm caches); then the wall time of `make test`: unit,
-    integration (real PostgreSQL and Redis) and e2e tests with the coverage gate."""
+    integration (real PostgreSQL and Redis) and e2e tests with the coverage gate. The slow
+    reliability scenarios (`make test-reliability`) are timed in benchmarks-service.md."""
     project = fresh(ctx, "suite")
     env = project_env()
     timed(copy_command(project), env=env)
