@@ -19,11 +19,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # SQLite: one file, no server; the timeout covers a locked database.
         options["connect_args"] = {"timeout": settings.database.connect_timeout}
     else:
+        connect_args: dict[str, Any] = {"timeout": settings.database.connect_timeout}
+        statement_timeout = getattr(settings.database, "statement_timeout", None)
+        if statement_timeout is not None and url.startswith("postgresql+asyncpg"):
+            # Set per connection by asyncpg at connect time; PostgreSQL counts milliseconds.
+            connect_args["server_settings"] = {"statement_timeout": str(max(1, round(statement_timeout * 1000)))}
         options.update(
             pool_size=settings.database.pool_size,
             max_overflow=settings.database.max_overflow,
             pool_timeout=settings.database.pool_timeout,
-            connect_args={"timeout": settings.database.connect_timeout},
+            connect_args=connect_args,
         )
     return create_async_engine(url, **options)
 

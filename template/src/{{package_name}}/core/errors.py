@@ -109,7 +109,15 @@ async def _validation_error(_: Request, raised: Exception) -> JSONResponse:
     return _json(422, error_body("validation_error", "the request is not valid", details))
 
 
+# PostgreSQL's query_canceled: a statement ran past database.statement_timeout.
+_STATEMENT_TIMEOUT = "57014"
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == _STATEMENT_TIMEOUT:
+        # Slow, not broken: 503 so clients retry later, as for any other overload.
+        logger.error("database statement timed out", exc_info=exc)
+        return _json(503, error_body("service_unavailable", "the database did not answer in time"))
     refused = isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError | InterfaceError)
     if refused and not cast(DBAPIError, exc).connection_invalidated:
         # The database is up but refused the statement (bad data, a constraint): a bug to fix,

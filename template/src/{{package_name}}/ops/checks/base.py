@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from .. import testrun
+from .. import layers, testrun
 from ..report import Finding
 
 # Folders that hold tools' state or other people's code, never the project's own files.
@@ -444,7 +444,7 @@ def ci_files(project: Project) -> list[str]:
 def load_mapping(path: str, text: str) -> Any:
     """Parse JSON or YAML by the file's extension; None when it does not parse."""
     try:
-        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        return json.loads(text) if path.endswith(".json") else layers.parse_yaml(text)
     except (ValueError, yaml.YAMLError):
         return None
 
