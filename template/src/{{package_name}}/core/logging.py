@@ -64,6 +64,11 @@ class JsonFormatter(logging.Formatter):
         return _ENCODER.encode(payload)
 
 
+def _access_record(message: str) -> logging.LogRecord:
+    """A bare access record, for reporting a failed write of ``message``."""
+    return access_logger.makeRecord(access_logger.name, logging.INFO, "", 0, message, (), None)
+
+
 class JsonHandler(logging.StreamHandler[TextIO]):
     """The service's handler: JSON lines on stderr (what container platforms collect).
 
@@ -101,7 +106,7 @@ class JsonHandler(logging.StreamHandler[TextIO]):
             elif not self._timer_armed:
                 self._arm_timer()
         except Exception:  # a failed write follows the handler's own policy: reported, never raised
-            self.handleError(access_logger.makeRecord(access_logger.name, logging.INFO, "", 0, line, (), None))
+            self.handleError(_access_record(line))
         finally:
             self.release()
 
@@ -115,12 +120,20 @@ class JsonHandler(logging.StreamHandler[TextIO]):
         loop.call_later(self.access_flush_seconds, self._timer_fired)
 
     def _timer_fired(self) -> None:
-        self.acquire()
+        self.acquire()  # re-entrant: the write below takes it again
         try:
             self._timer_armed = False
+            self._write_held_or_report(_access_record("held lines"))
+        finally:
+            self.release()
+
+    def _write_held_or_report(self, record: logging.LogRecord) -> None:
+        """Write the held lines under the lock; a failure is reported against ``record``, never raised."""
+        self.acquire()
+        try:
             self._write_held()
         except Exception:
-            self.handleError(access_logger.makeRecord(access_logger.name, logging.INFO, "", 0, "held lines", (), None))
+            self.handleError(record)
         finally:
             self.release()
 
@@ -138,13 +151,7 @@ class JsonHandler(logging.StreamHandler[TextIO]):
     def emit(self, record: logging.LogRecord) -> None:
         """Write ``record`` after the access lines held so far."""
         if self._held:
-            self.acquire()
-            try:
-                self._write_held()
-            except Exception:
-                self.handleError(record)
-            finally:
-                self.release()
+            self._write_held_or_report(record)
         super().emit(record)
 
     def flush(self) -> None:

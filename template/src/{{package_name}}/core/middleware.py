@@ -65,6 +65,8 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
+        csp = b"content-security-policy"
+        self.docs_headers = tuple((name, DOCS_CSP if name == csp else value) for name, value in self.headers)
         self._header_names = frozenset(name for name, _ in self.headers)
         self.hosts = HostAllowList(allowed_hosts)
 
@@ -92,9 +94,8 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
-        ours = (*self.headers, (b"x-request-id", request_id.encode()))
-        if scope["path"].startswith("/docs"):
-            ours = tuple((name, DOCS_CSP if name == b"content-security-policy" else value) for name, value in ours)
+        defaults = self.docs_headers if scope["path"].startswith("/docs") else self.headers
+        ours = (*defaults, (b"x-request-id", request_id.encode()))
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started

@@ -79,13 +79,15 @@ MIN_HASH_MEMORY_KIB = 19_456
 MIN_HASH_TIME_COST = 2
 
 
-def hashing_problems(time_cost: int, memory_kib: int) -> list[str]:
-    """Return why argon2id costs are below OWASP's minimum for a deployed environment."""
+def hashing_problems(time_cost: int, memory_kib: int) -> list[tuple[str, str]]:
+    """Return ``(key path, problem)`` for argon2id costs below OWASP's minimum for deployment."""
     problems = []
-    if memory_kib < MIN_HASH_MEMORY_KIB:
-        problems.append(f"password_hashing.memory_kib {memory_kib} is below {MIN_HASH_MEMORY_KIB} (OWASP minimum)")
-    if time_cost < MIN_HASH_TIME_COST:
-        problems.append(f"password_hashing.time_cost {time_cost} is below {MIN_HASH_TIME_COST} (OWASP minimum)")
+    for key, value, minimum in (
+        ("password_hashing.memory_kib", memory_kib, MIN_HASH_MEMORY_KIB),
+        ("password_hashing.time_cost", time_cost, MIN_HASH_TIME_COST),
+    ):
+        if value < minimum:
+            problems.append((key, f"{key} {value} is below {minimum} (OWASP minimum)"))
     return problems
 
 
@@ -112,11 +114,11 @@ def environment_rules(env: str, merged: dict[str, Any]) -> list[tuple[str, str]]
     time_cost = _get(merged, "password_hashing.time_cost")
     memory_kib = _get(merged, "password_hashing.memory_kib")
     # Unset keys take the settings' defaults, which meet the minimum.
-    for problem in hashing_problems(
+    for key, problem in hashing_problems(
         time_cost if isinstance(time_cost, int) else MIN_HASH_TIME_COST,
         memory_kib if isinstance(memory_kib, int) else MIN_HASH_MEMORY_KIB,
     ):
-        broken.append((problem.split()[0], f"{problem} in {env}"))
+        broken.append((key, f"{problem} in {env}"))
     return broken
 
 

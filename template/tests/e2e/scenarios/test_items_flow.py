@@ -5,26 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.factories import PASSWORD, ItemPayloadFactory, RegistrationFactory
-
-
-async def _sign_up(http: httpx.AsyncClient) -> dict[str, str]:
-    payload = RegistrationFactory()
-    registered = await http.post("/auth/register", json=payload)
-    assert registered.status_code == 201, registered.text
-    login = await http.post("/auth/token", data={"username": payload["email"], "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+from tests.e2e.loadgen import sign_up
+from tests.factories import PASSWORD, ItemPayloadFactory
 
 
 @pytest.fixture(scope="module")
 async def alice(http: httpx.AsyncClient) -> dict[str, str]:
-    return await _sign_up(http)
+    return await sign_up(http)
 
 
 @pytest.fixture(scope="module")
 async def bob(http: httpx.AsyncClient) -> dict[str, str]:
-    return await _sign_up(http)
+    return await sign_up(http)
 
 
 async def test_a_user_manages_their_items(http: httpx.AsyncClient, alice: dict[str, str]) -> None:
