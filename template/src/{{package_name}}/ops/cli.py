@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Sequence
 
 from . import config, deps, keys, readiness, security
 
 
+# Built once per process: argparse looks up translations on disk for every argument it adds,
+# which made building the parser cost more than most commands (tests run the CLI hundreds of
+# times in one process). Parsing never changes the parser, so sharing it is safe.
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser with every group's commands."""
     parser = argparse.ArgumentParser(

@@ -81,10 +81,19 @@ def env_file_for(env: str) -> Path:
     return Path(".env") if env == layers.DEFAULT_ENVIRONMENT else Path(f".env.{env}")
 
 
+def _in_repository(directory: Path) -> bool:
+    # What git would find walking up from `directory`: with no .git anywhere (a scratch folder,
+    # an unpacked release) there is no answer to ask a git process for.
+    if "GIT_DIR" in os.environ:
+        return True
+    directory = directory.resolve()
+    return any((folder / ".git").exists() for folder in (directory, *directory.parents))
+
+
 def _git(path: Path, *args: str) -> int | None:
     git = shutil.which("git")
     directory = path.parent
-    if git is None or not directory.is_dir():
+    if git is None or not directory.is_dir() or not _in_repository(directory):
         return None
     try:
         # A fixed argument list without a shell: nothing here is interpreted.
