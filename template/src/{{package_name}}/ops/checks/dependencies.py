@@ -50,15 +50,19 @@ _REQUIREMENT = re.compile(
     r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(\([^)]*\)|[^;@]*)?\s*(?:@[^;]*)?(;.*)?$"
 )
 
+# A link pip installs without a name (https://…, git+https://…, file:…): PEP 508 wants a name
+# first, so there is no package to compare.
+_BARE_LINK = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
 # How uv says it needed the package index and could not reach it.
 _OFFLINE = re.compile(r"network|connect|failed to fetch|offline|timed out|dns", re.IGNORECASE)
 _SPECIFIER = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;)]+)")
 
 
 def parse_requirement(text: str, source: str) -> Requirement | None:
-    """Parse a PEP 508 requirement string; None for options, URLs alone and blank lines."""
+    """Parse a PEP 508 requirement string; None for options, links alone and blank lines."""
     text = re.sub(r"\s--hash=\S+", "", text.split(" #", 1)[0]).strip()
-    if not text or text.startswith(("-", "#")):
+    if not text or text.startswith(("-", "#")) or _BARE_LINK.match(text):
         return None
     match = _REQUIREMENT.match(text)
     if not match:
@@ -180,6 +184,9 @@ def _same_pair(a: str, b: str) -> bool:
     return a.split(" ", 1)[0] == b.split(" ", 1)[0] and set(sources.findall(a)) == set(sources.findall(b))
 
 
+_DEPS_CHECK_NOT_RUN = "deps check could not run (it needs Python 3.11+ and a [project] table)"
+
+
 def _deps_findings(context: Context) -> dict[str, Finding]:
     """Run ``deps check`` once for a uv project and key its findings by check name."""
     if context._deps_report is None:
@@ -252,7 +259,7 @@ def _deps_lock_fresh(context: Context) -> Finding:
             return not_run("uv is not installed", "install uv: https://docs.astral.sh/uv/")
         finding = _deps_findings(context).get("lock")
         if finding is None:
-            return not_run("deps check could not run (it needs Python 3.11+ and a [project] table)")
+            return not_run(_DEPS_CHECK_NOT_RUN)
         if finding.status == "fail" and _OFFLINE.search(finding.message):
             # uv needed the index to decide and could not reach it: that is no verdict on the lock.
             return not_run(f"uv could not check the lock: {finding.message}", "retry with network access")
@@ -275,9 +282,11 @@ def _deps_export(context: Context) -> Finding:
         return not_run("no uv.lock to export from", "uv lock")
     if not project.exists(str(deps.REQUIREMENTS)) and not project.has_ops_layout:
         return not_run(f"no exported {deps.REQUIREMENTS}", "make lock")
+    if shutil.which("uv") is None:
+        return not_run("uv is not installed", "install uv: https://docs.astral.sh/uv/")
     finding = _deps_findings(context).get("requirements")
     if finding is None:
-        return not_run("uv is not installed", "install uv: https://docs.astral.sh/uv/")
+        return not_run(_DEPS_CHECK_NOT_RUN)
     return replace(finding, where=str(deps.REQUIREMENTS))
 
 
