@@ -875,7 +875,7 @@ def render(overhead: Overhead | None, items: Items | None, suite: Suite | None, 
         "## Reproducing",
         "",
         "```",
-        ".venv/bin/python bench/service.py                               # all three, 5 rounds",
+        ".venv/bin/python bench/service.py                               # all three, 7 rounds",
         ".venv/bin/python bench/service.py --only overhead --baseline-ref 33b73b0 --rounds 7  # vs a commit",
         ".venv/bin/python bench/service.py --only items --postgres postgresql://user:pw@host:5432/postgres",
         "```",
@@ -1082,7 +1082,7 @@ def _render_suite(result: Suite) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help=f"comma-separated: {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per target (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per target (default 7)")
     parser.add_argument("--duration", type=float, default=5, help="seconds of each wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--suite-runs", type=int, default=3, help="timed `make test` runs (default 3)")
