@@ -15,18 +15,17 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+import harness
+from harness import ROOT, copy_command, copy_samples, fresh, project_env, timed
+
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks-readiness.md"
 # The package of a project copied with `--defaults` (copier.yml: "My Service" → my_service).
 PACKAGE = "my_service"
@@ -37,12 +36,10 @@ SERVER_DEFAULTS = {
 
 
 @dataclass(frozen=True)
-class Context:
-    """What every benchmark gets: how many samples to take and a scratch folder of its own."""
+class Context(harness.Context):
+    """The shared context (samples, scratch folder), plus how many samples the slow figure takes."""
 
-    runs: int
-    test_runs: int
-    workdir: Path
+    test_runs: int = 1
 
 
 @dataclass(frozen=True)
@@ -79,48 +76,6 @@ class Result:
         if self.benchmark.target is None:
             return "—"
         return "met" if self.median <= self.benchmark.target else "missed"
-
-
-def project_env(**extra: str) -> dict[str, str]:
-    """Environment for a generated project: no template virtualenv leaking in, uv on PATH."""
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"}}
-    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
-    env.update(extra)
-    return env
-
-
-def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
-    """Run ``command``; return its wall time in seconds; raise with its output when it fails."""
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"`{' '.join(command)}` exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-    return elapsed
-
-
-def copy_command(dst: Path, *extra: str) -> list[str]:
-    """``copier copy --defaults --trust`` of this working tree (HEAD plus uncommitted changes)."""
-    return [
-        str(BIN / "copier"),
-        "copy",
-        "--defaults",
-        "--trust",
-        "--quiet",
-        "--vcs-ref=HEAD",
-        *extra,
-        str(ROOT),
-        str(dst),
-    ]
-
-
-def fresh(ctx: Context, name: str) -> Path:
-    """A destination path that does not exist yet."""
-    path = ctx.workdir / name
-    shutil.rmtree(path, ignore_errors=True)
-    return path
 
 
 def hook_command(operation: str) -> list[str]:
@@ -163,8 +118,7 @@ def hook_on_update(ctx: Context) -> list[float]:
 def copy_with_hook(ctx: Context) -> list[float]:
     """Context for the hook figures: the whole `copier copy --defaults --trust` a user types, into
     a new folder, hook included."""
-    timed(copy_command(fresh(ctx, "warm-up")))
-    return [timed(copy_command(fresh(ctx, f"copy-{i}"))) for i in range(ctx.runs)]
+    return copy_samples(ctx)
 
 
 def readiness_static_hook(ctx: Context) -> list[float]:
@@ -322,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {item.title} …", flush=True)
             workdir = Path(scratch, name)
             workdir.mkdir()
-            result = Result(item, item.measure(Context(args.runs, args.test_runs, workdir)))
+            result = Result(item, item.measure(Context(args.runs, workdir, test_runs=args.test_runs)))
             target = f" (target ≤ {seconds(item.target)}: {result.verdict})" if item.target is not None else ""
             print(f"  median {seconds(result.median)}{target}", flush=True)
             results.append(result)

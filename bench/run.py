@@ -1,19 +1,25 @@
 """Benchmarks of the template: medians over several runs, written to docs/benchmarks.md.
 
 Run ``make bench`` (or ``.venv/bin/python bench/run.py --runs 5``) from the repository root,
-with the tool environment's bin on PATH. ``--only NAME`` runs some benchmarks; ``--list``
-names them. Targets are goals, not tests: a miss is reported in the file, never raised.
+with the tool environment's bin on PATH. ``--only NAME`` runs some benchmarks and replaces only
+their rows: every result is also kept in bench/results.json, with the machine and load of the
+run that measured it, and the report is written from there. ``--list`` names the benchmarks.
+Targets are goals, not tests: a miss is reported in the file, never raised.
 
 Adding a benchmark: write a function that takes the ``Context`` and returns its samples in
 seconds (it does its own setup and warm-up, outside the samples), and register it with
-``@benchmark(name, title, target)``. The report picks it up; nothing else changes.
+``@benchmark(name, title, target)``; a figure that is a count (files, lines) returns one sample
+and names its ``unit``. The report picks it up; nothing else changes. Comparisons with peer
+templates, measured in the same run, are in bench/peers.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -21,48 +27,49 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    BIN,
+    ROOT,
+    Benchmark,
+    Context,
+    Registry,
+    copy_command,
+    copy_samples,
+    fresh,
+    project_env,
+    project_files,
+    timed,
+    warm_samples,
+)
+
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
+DEFAULT_RESULTS = ROOT / "bench" / "results.json"
 
-
-@dataclass(frozen=True)
-class Context:
-    """What every benchmark gets: how many samples to take, a scratch folder of its own, and
-    a list for remarks that belong next to its figures (e.g. a command that failed)."""
-
-    runs: int
-    workdir: Path
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """One registered benchmark."""
-
-    name: str
-    title: str
-    target: float | None  # seconds; None: context for the other figures, no goal
-    description: str
-    measure: Callable[[Context], list[float]]
+REGISTRY = Registry()
+benchmark = REGISTRY.register
 
 
 @dataclass(frozen=True)
 class Result:
-    """Samples of one benchmark and their summary."""
+    """The summary of one benchmark's samples, and the run that took them."""
 
     benchmark: Benchmark
-    samples: list[float]
+    median: float
+    low: float
+    high: float
+    runs: int
+    run: str  # when that run started (UTC): the key of its machine in the report
     notes: list[str]
 
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
+    @classmethod
+    def of(cls, item: Benchmark, samples: list[float], run: str, notes: list[str]) -> Result:
+        return cls(item, statistics.median(samples), min(samples), max(samples), len(samples), run, list(notes))
 
     @property
     def verdict(self) -> str:
@@ -70,80 +77,16 @@ class Result:
             return "—"
         return "met" if self.median <= self.benchmark.target else "missed"
 
-
-REGISTRY: dict[str, Benchmark] = {}
-
-
-def benchmark(
-    name: str, title: str, target: float | None = None
-) -> Callable[[Callable[[Context], list[float]]], Callable[[Context], list[float]]]:
-    """Register ``function`` as benchmark ``name``; its docstring describes what it measures."""
-
-    def register(function: Callable[[Context], list[float]]) -> Callable[[Context], list[float]]:
-        if name in REGISTRY:
-            raise ValueError(f"benchmark {name!r} is registered twice")
-        description = " ".join((function.__doc__ or "").split())
-        REGISTRY[name] = Benchmark(name, title, target, description, function)
-        return function
-
-    return register
-
-
-# ---------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------
-
-
-def project_env() -> dict[str, str]:
-    """Environment for a generated project: no template virtualenv leaking in, uv on PATH."""
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"}}
-    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
-    return env
-
-
-def timed(
-    command: list[str],
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    failures: list[str] | None = None,
-) -> float:
-    """Run ``command``; return its wall time in seconds.
-
-    A failure raises with the command's output, unless ``failures`` is given: then the time
-    still counts and the failure is appended there (a test suite that fails still takes time,
-    and the report says it failed).
-    """
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        message = f"`{' '.join(command)}` exited {result.returncode}"
-        if failures is None:
-            raise RuntimeError(f"{message}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-        failures.append(message)
-    return elapsed
-
-
-def copy_command(dst: Path, *extra: str) -> list[str]:
-    """``copier copy --defaults --trust`` of this working tree (HEAD plus uncommitted changes)."""
-    return [
-        str(BIN / "copier"),
-        "copy",
-        "--defaults",
-        "--trust",
-        "--quiet",
-        "--vcs-ref=HEAD",
-        *extra,
-        str(ROOT),
-        str(dst),
-    ]
-
-
-def fresh(ctx: Context, name: str) -> Path:
-    """A destination path that does not exist yet."""
-    path = ctx.workdir / name
-    shutil.rmtree(path, ignore_errors=True)
-    return path
+    def stored(self) -> dict[str, Any]:
+        """What bench/results.json keeps of it."""
+        return {
+            "median": self.median,
+            "min": self.low,
+            "max": self.high,
+            "runs": self.runs,
+            "run": self.run,
+            "notes": self.notes,
+        }
 
 
 # ---------------------------------------------------------------------------
@@ -156,23 +99,19 @@ def copy_with_hook(ctx: Context) -> list[float]:
     """Wall time of the command a user types, from process start to exit, into a new folder:
     Copier's start-up, rendering from a temporary git clone, and the hook (keys, git init,
     dependency lock, configuration and security checks). One warm-up run is not counted."""
-    timed(copy_command(fresh(ctx, "warm-up")))
-    return [timed(copy_command(fresh(ctx, f"copy-{i}"))) for i in range(ctx.runs)]
+    return copy_samples(ctx)
 
 
 @benchmark("copy-no-hook", "the same copy with `--skip-tasks` (no hook)")
 def copy_without_hook(ctx: Context) -> list[float]:
     """The copy benchmark without the post-generation hook: the difference is the hook's share."""
-    timed(copy_command(fresh(ctx, "warm-up"), "--skip-tasks"))
-    return [timed(copy_command(fresh(ctx, f"copy-{i}"), "--skip-tasks")) for i in range(ctx.runs)]
+    return copy_samples(ctx, "--skip-tasks")
 
 
 @benchmark("copier-import", "`python -c 'import copier'` (start-up floor of any copier command)")
 def copier_import(ctx: Context) -> list[float]:
     """Interpreter start plus importing Copier: no copier command can be faster than this."""
-    command = [sys.executable, "-c", "import copier"]
-    timed(command)
-    return [timed(command) for _ in range(ctx.runs)]
+    return warm_samples(ctx, [sys.executable, "-c", "import copier"])
 
 
 @benchmark("suite", "generated project's `make test` (unit, integration, e2e; coverage), warm venv", target=15.0)
@@ -185,15 +124,7 @@ def generated_suite(ctx: Context) -> list[float]:
     env = project_env()
     timed(copy_command(project), env=env)
     timed(["make", "setup"], cwd=project, env=env)
-    failures: list[str] = []
-    timed(["make", "test"], cwd=project, env=env, failures=failures)
-    samples = [timed(["make", "test"], cwd=project, env=env, failures=failures) for _ in range(ctx.runs)]
-    if failures:
-        ctx.notes.append(
-            f"`make test` failed in {len(failures)} of {ctx.runs + 1} runs (warm-up included): the "
-            "figure is the time of a suite with failing tests."
-        )
-    return samples
+    return warm_samples(ctx, ["make", "test"], cwd=project, env=env)
 
 
 @benchmark("lock", "`uv lock` of a freshly generated project (warm uv cache), as the hook runs it", target=2.0)
@@ -216,8 +147,7 @@ def uv_sync_warm(ctx: Context) -> list[float]:
     project = fresh(ctx, "sync")
     env = project_env()
     timed(copy_command(project), env=env)
-    timed(["uv", "sync", "--locked", "--quiet"], cwd=project, env=env)
-    return [timed(["uv", "sync", "--locked", "--quiet"], cwd=project, env=env) for _ in range(ctx.runs)]
+    return warm_samples(ctx, ["uv", "sync", "--locked", "--quiet"], cwd=project, env=env)
 
 
 @benchmark("sync-cold", "`uv sync --locked` into a new environment (warm uv cache)")
@@ -232,6 +162,75 @@ def uv_sync_cold(ctx: Context) -> list[float]:
         shutil.rmtree(project / ".venv", ignore_errors=True)
         samples.append(timed(["uv", "sync", "--locked", "--quiet"], cwd=project, env=env))
     return samples
+
+
+@benchmark("check-static", "`prodready check` (no options) in a freshly generated project", target=1.5)
+def check_static(ctx: Context) -> list[float]:
+    """The score a team sees first: `prodready check` with no options (the static checks; the
+    build and test checks are opt-in) in a project just copied with the default answers, hook
+    included. One warm-up run is not counted."""
+    project = fresh(ctx, "project")
+    timed(copy_command(project))
+    return warm_samples(ctx, [str(BIN / "prodready"), "check"], cwd=project, env=project_env())
+
+
+@functools.cache
+def default_project(scratch: Path) -> Path:
+    """A project copied with the default answers, hook included: made once per run, in the run's
+    scratch folder, for the figures, which only read it."""
+    project = scratch / "default-project"
+    timed(copy_command(project))
+    return project
+
+
+@benchmark("files", "files of a new project, default answers (without .git, .venv)", target=120, unit="files")
+def files(ctx: Context) -> list[float]:
+    """Every file a team starts with after `copier copy --defaults`, hook included (the lock,
+    `.env`, the audit log folder …): what it reads, reviews and keeps up to date. Not timed."""
+    return [float(len(project_files(default_project(ctx.workdir.parent))))]
+
+
+@benchmark("python-lines", "lines of Python under a new project's `src/`, default answers", target=3000, unit="lines")
+def python_lines(ctx: Context) -> list[float]:
+    """All lines, blank and comment lines included, of the `.py` files under `src/` in a project
+    copied with the default answers: the service code a team owns. Not timed."""
+    sources = (default_project(ctx.workdir.parent) / "src").rglob("*.py")
+    return [float(sum(len(path.read_text(encoding="utf-8").splitlines()) for path in sources))]
+
+
+# Listed after this file's benchmarks, so the report shows prodready's own rows first.
+import peers  # noqa: E402 - see above
+
+REGISTRY.include(peers.REGISTRY)
+
+
+# ---------------------------------------------------------------------------
+# Results kept between runs
+# ---------------------------------------------------------------------------
+
+
+def load(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, Result]]:
+    """The machines (by run) and the results (by benchmark) of earlier runs; results of
+    benchmarks no longer registered are dropped."""
+    if not path.is_file():
+        return {}, {}
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    results = {
+        name: Result(REGISTRY[name], r["median"], r["min"], r["max"], r["runs"], r["run"], r["notes"])
+        for name, r in stored["results"].items()
+        if name in REGISTRY
+    }
+    return stored["machines"], results
+
+
+def save(path: Path, machines: dict[str, dict[str, str]], results: dict[str, Result]) -> None:
+    """Keep ``results`` and the machines of the runs that measured them."""
+    runs = {result.run for result in results.values()}
+    stored = {
+        "machines": {run: items for run, items in sorted(machines.items()) if run in runs},
+        "results": {name: result.stored() for name, result in results.items()},
+    }
+    path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -262,52 +261,105 @@ def load_average() -> str:
     return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "unknown"
 
 
-def machine(load_at_start: str) -> list[tuple[str, str]]:
-    """What the figures were measured on."""
+def machine(load_at_start: str) -> dict[str, str]:
+    """What the figures of this run were measured on."""
     memory_kb = read_field("/proc/meminfo", "MemTotal")
     memory = f"{int(memory_kb.split()[0]) / 1024 / 1024:.1f} GiB" if memory_kb else "unknown"
     commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(
         ["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    return [
-        ("date (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")),
-        ("CPU", f"{read_field('/proc/cpuinfo', 'model name') or platform.processor() or 'unknown'}"),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / at end", f"{load_at_start} / {load_average()}"),
-        ("memory", memory),
-        ("OS", read_field("/etc/os-release", "PRETTY_NAME=") or platform.platform()),
-        ("Python (Copier's)", platform.python_version()),
-        ("copier", importlib.metadata.version("copier")),
-        ("uv", first_line([str(BIN / "uv"), "--version"])),
-        ("template", f"{commit}{' + uncommitted changes' if dirty else ''}"),
-    ]
+    return {
+        "CPU": f"{read_field('/proc/cpuinfo', 'model name') or platform.processor() or 'unknown'}",
+        "cores": str(os.cpu_count()),
+        "load average (1 min) at start / at end": f"{load_at_start} / {load_average()}",
+        "memory": memory,
+        "OS": read_field("/etc/os-release", "PRETTY_NAME=") or platform.platform(),
+        "Python (Copier's)": platform.python_version(),
+        "copier": importlib.metadata.version("copier"),
+        "uv": first_line([str(BIN / "uv"), "--version"]),
+        "template": f"{commit}{' + uncommitted changes' if dirty else ''}",
+    }
 
 
-def seconds(value: float) -> str:
-    return f"{value:.2f} s"
+def timing_rows(results: list[Result]) -> list[str]:
+    rows = ["| benchmark | median | min | max | runs | target | | run |", "|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        item = result.benchmark
+        target = f"≤ {item.format(item.target)}" if item.target is not None else "—"
+        rows.append(
+            f"| {item.title} | **{item.format(result.median)}** | {item.format(result.low)} | "
+            f"{item.format(result.high)} | {result.runs} | {target} | {result.verdict} | {result.run} |"
+        )
+    return rows
 
 
-def render(results: list[Result], runs: int, load_at_start: str) -> str:
+def figure_rows(results: list[Result]) -> list[str]:
+    rows = ["| figure | value | target | | run |", "|---|---|---|---|---|"]
+    for result in results:
+        item = result.benchmark
+        target = f"≤ {item.format(item.target)}" if item.target is not None else "—"
+        rows.append(f"| {item.title} | **{item.format(result.median)}** | {target} | {result.verdict} | {result.run} |")
+    return rows
+
+
+def comparison_rows(results: dict[str, Result]) -> list[str]:
+    """prodready against the peer: a ratio only for two figures measured in the same run."""
+    rows = ["| | prodready | copier-uv | ratio prodready / copier-uv | target | |", "|---|---|---|---|---|---|"]
+    for comparison in peers.COMPARISONS:
+        ours, peer = results.get(comparison.ours), results.get(comparison.peer)
+        if ours is None or peer is None:
+            continue
+        target = f"≤ {comparison.target:.2f}" if comparison.target is not None else "—"
+        if ours.run != peer.run:
+            ratio, verdict = "not measured in one run", "—"
+        else:
+            value = ours.median / peer.median
+            ratio = f"**{value:.2f}**"
+            verdict = "—" if comparison.target is None else "met" if value <= comparison.target else "missed"
+        rows.append(
+            f"| {comparison.what} | {ours.benchmark.format(ours.median)} | {peer.benchmark.format(peer.median)} | "
+            f"{ratio} | {target} | {verdict} |"
+        )
+    return rows if len(rows) > 2 else []
+
+
+def machine_rows(machines: dict[str, dict[str, str]]) -> list[str]:
+    runs = sorted(machines)
+    rows = ["| run (UTC) | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    keys = list(dict.fromkeys(key for run in runs for key in machines[run]))
+    rows += [f"| {key} | " + " | ".join(machines[run].get(key, "") for run in runs) + " |" for key in keys]
+    return rows
+
+
+def render(results: dict[str, Result], machines: dict[str, dict[str, str]]) -> str:
+    ordered = [results[name] for name in REGISTRY if name in results]
     lines = [
         "# Benchmarks",
         "",
-        f"Medians over {runs} runs, written by `bench/run.py` (`make bench`); do not edit by hand.",
-        "Targets are goals, not tests: a miss is reported here and never fails a build.",
+        "Medians written by `bench/run.py` (`make bench`) from bench/results.json; do not edit by hand.",
+        "Each row names the run that measured it (its start, UTC; see Machine): a run with `--only`",
+        "replaces only its own rows. Targets are goals, not tests: a miss is reported here and never",
+        "fails a build.",
         "",
-        "| benchmark | median | min | max | runs | target | |",
-        "|---|---|---|---|---|---|---|",
+        *timing_rows([result for result in ordered if result.benchmark.timed]),
     ]
-    for result in results:
-        target = f"≤ {seconds(result.benchmark.target)}" if result.benchmark.target is not None else "—"
-        lines.append(
-            f"| {result.benchmark.title} | **{seconds(result.median)}** | {seconds(min(result.samples))} | "
-            f"{seconds(max(result.samples))} | {len(result.samples)} | {target} | {result.verdict} |"
-        )
-    lines += ["", "## Machine", ""]
-    lines += [f"- {key}: {value}" for key, value in machine(load_at_start)]
-    lines += ["", "## What each figure measures", ""]
-    for result in results:
+    figures = [result for result in ordered if not result.benchmark.timed]
+    if figures:
+        lines += ["", "## Figures (not timed)", "", *figure_rows(figures)]
+    side_by_side = comparison_rows(results)
+    if side_by_side:
+        lines += [
+            "",
+            "## Side by side",
+            "",
+            "prodready against copier-uv (bench/peers.py), both measured in the same run on the same",
+            "machine; the ratio is prodready's median over copier-uv's.",
+            "",
+            *side_by_side,
+        ]
+    lines += ["", "## Machine", "", *machine_rows(machines), "", "## What each figure measures", ""]
+    for result in ordered:
         lines.append(f"- `{result.benchmark.name}`: {result.benchmark.description}")
         lines += [f"  - Note: {note}" for note in result.notes]
     lines += [
@@ -316,11 +368,13 @@ def render(results: list[Result], runs: int, load_at_start: str) -> str:
         "",
         "```",
         "make bench                                   # every benchmark, 5 runs each",
-        ".venv/bin/python bench/run.py --runs 9 --only copy,suite",
+        ".venv/bin/python bench/run.py --runs 9 --only copy,copy-copier-uv",
         "```",
         "",
         "The suite benchmark needs PostgreSQL and Redis, like the generated project's `make test`",
-        "(TEST_DATABASE_URL / TEST_REDIS_URL, defaults on 127.0.0.1).",
+        "(TEST_DATABASE_URL / TEST_REDIS_URL, defaults on 127.0.0.1). The side-by-side benchmarks",
+        "need the peer bundles (`BENCH_PEERS`, default `../shared/peers`) and the dev group's",
+        "`copier-template-extensions`.",
     ]
     others = sorted(path.name for path in DEFAULT_OUTPUT.parent.glob("benchmarks-*.md"))
     if others:
@@ -333,12 +387,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="samples per benchmark (default 5)")
     parser.add_argument("--only", help="comma-separated benchmark names (default: all)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown report to write")
+    parser.add_argument(
+        "--results", type=Path, default=DEFAULT_RESULTS, help="results kept between runs, the report's source"
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
 
     if args.list:
         for item in REGISTRY.values():
-            print(f"{item.name:15} {item.title}")
+            print(f"{item.name:17} {item.title}")
         return 0
     names = args.only.split(",") if args.only else list(REGISTRY)
     unknown = [name for name in names if name not in REGISTRY]
@@ -347,8 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
+    # Python keeps its bytecode cache, as on a user's machine, so the warm-up runs fill it: with
+    # PYTHONDONTWRITEBYTECODE set, every sample would compile Copier's modules again (seconds).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    machines, results = load(args.results)
+    run = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     load_at_start = load_average()
-    results = []
     with tempfile.TemporaryDirectory(prefix="prodready-bench-") as scratch:
         for name in names:
             item = REGISTRY[name]
@@ -356,12 +417,14 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(scratch, name)
             workdir.mkdir()
             ctx = Context(args.runs, workdir)
-            result = Result(item, item.measure(ctx), ctx.notes)
-            target = f" (target ≤ {seconds(item.target)}: {result.verdict})" if item.target is not None else ""
-            print(f"  median {seconds(result.median)}{target}", flush=True)
-            results.append(result)
+            result = Result.of(item, item.measure(ctx), run, ctx.notes)
+            target = f" (target ≤ {item.format(item.target)}: {result.verdict})" if item.target is not None else ""
+            print(f"  median {item.format(result.median)}{target}", flush=True)
+            results[name] = result
+    machines[run] = machine(load_at_start)
+    save(args.results, machines, results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results, args.runs, load_at_start), encoding="utf-8")
+    args.output.write_text(render(results, machines), encoding="utf-8")
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

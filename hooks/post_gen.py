@@ -1,19 +1,21 @@
-"""Post-generation hook: orchestration over the generated project's own ops CLI.
+"""Post-generation hook: orchestration over prodready, run from the template source Copier has.
 
 Copier runs this after `copy` and `update` (see `_tasks` in copier.yml) with its own Python,
-from the project's root. It holds no checks of its own: every step is a command of the
-project's ops CLI (``python -m <package>.ops``), the same code its CI and `make setup` run.
+from the project's root. It holds no checks of its own: every step is a ``prodready`` command,
+imported from the template's ``src/`` (no network, no install), the same code the project's
+Makefile and CI run later at the same template version.
 
 * copy: ``keys ensure``; ``git init`` (unless answered off, or already inside a repository);
   ``uv lock`` and the requirements export when uv and the index allow; then the validation.
-* update: ``keys ensure`` and the validation only.
-* validation: ``readiness --json`` (static mode). Its gate checks (configuration, keys, env
-  templates against the settings, tests tree, Dockerfile and CI policy) are printed ✓/✗, with
-  the readiness score; a failed gate check makes the hook exit 1, naming the check.
+* update: ``keys ensure`` and the validation, then what changed and what to do next.
+* validation: ``prodready check --json`` (static). Its gate checks (configuration, keys, env
+  templates against the settings, tests tree, Dockerfile and CI policy) are printed ✓/✗ with
+  the score; a failed gate check makes the hook exit 1, naming the check.
 
-It only writes what no file of the template owns (``.env``, the audit log, git metadata,
-``uv.lock`` on the first copy), so an update never conflicts because of it, it never deletes
-anything, and nothing runs in Copier's temporary replay folders.
+A step that could not run is shown as not run (``-``), with the command that runs it later,
+never as passed. The hook only writes what no template file owns (``.env``, the key audit log,
+git metadata, ``uv.lock`` on the first copy), never deletes anything, and does nothing in
+Copier's temporary replay folders.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 # Copier replays the old and new template versions in temporary folders during `update`, and
 # runs the tasks there too; nothing should happen in those throw-away copies.
 _REPLAY_MARKERS = (".old_copy.", ".new_copy.")
+_MARKS = {"✓": "32", "✗": "31", "-": "33", "!": "33"}
 
 
 def in_replay_folder(path: Path) -> bool:
@@ -46,28 +49,46 @@ def inside_git_repo(path: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+def colour(mark: str, text: str) -> str:
+    """Colour ``text`` by its mark on a terminal (never when NO_COLOR is set or output is piped)."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR") or mark not in _MARKS:
+        return text
+    return f"\033[{_MARKS[mark]}m{text}\033[0m"
+
+
 class Hook:
     """Run the steps, remember their outcomes, print a summary."""
 
-    def __init__(self, package: str, root: Path) -> None:
-        self.package = package
+    def __init__(self, root: Path, source: Path) -> None:
         self.root = root
-        # (mark, title, detail): ✓ passed, ✗ failed, - could not run, ! to improve (not blocking)
+        # (mark, title, detail): ✓ passed, ✗ failed, - not run, ! to improve (not blocking)
         self.results: list[tuple[str, str, str]] = []
         self.failed: list[str] = []
         self.score_line = ""
-        self.env = dict(os.environ, PYTHONPATH=str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
+        )
+        self.prodready_missing = self._missing_modules()
 
-    def ops(self, title: str, *args: str, required: bool = True) -> bool:
-        """Run ``python -m <package>.ops ARGS`` and record the outcome."""
-        command = [sys.executable, "-m", f"{self.package}.ops", *args]
-        result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
-        output = (result.stdout + result.stderr).strip()
-        ok = result.returncode == 0
-        self.record(title, ok or not required, output.splitlines()[-1] if output else "")
-        if not ok:
-            print(f"\n--- {title} failed ---\n{output}\n", file=sys.stderr)
-        return ok
+    def _missing_modules(self) -> str:
+        # prodready's dependencies beyond Copier's own (PyYAML, packaging, pathspec) may be absent
+        # from the Python Copier was installed with; then its steps are reported as not run.
+        probe = "import prodready.cli"
+        result = subprocess.run(
+            [sys.executable, "-c", probe], env=self.env, capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0:
+            return ""
+        lines = result.stderr.strip().splitlines()
+        return lines[-1] if lines else "prodready cannot be imported"
+
+    def prodready(self, title: str, *args: str, later: str) -> subprocess.CompletedProcess[str] | None:
+        """Run ``prodready ARGS``; None (step recorded as not run) when it cannot be imported."""
+        if self.prodready_missing:
+            self.results.append(("-", title, f"not run ({self.prodready_missing}): run `{later}`"))
+            return None
+        command = [sys.executable, "-m", "prodready", *args]
+        return subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
 
     def record(self, title: str, ok: bool, detail: str = "", name: str = "") -> None:
         """Remember one step's outcome for the summary; ``name`` is how a failure is listed."""
@@ -75,8 +96,19 @@ class Hook:
         if not ok:
             self.failed.append(name or title)
 
+    def keys(self) -> None:
+        """Append the keys ``.env`` lacks (``prodready keys ensure``)."""
+        title = "development keys (.env, mode 0600)"
+        result = self.prodready(title, "keys", "ensure", later="make setup")
+        if result is None:
+            return
+        output = (result.stdout + result.stderr).strip()
+        self.record(title, result.returncode == 0, output.splitlines()[-1] if output else "")
+        if result.returncode != 0:
+            print(f"\n--- {title} failed ---\n{output}\n", file=sys.stderr)
+
     def step(self, title: str, command: list[str]) -> bool:
-        """Run an external command (git) and record the outcome."""
+        """Run an external command (git, uv) and record the outcome."""
         result = subprocess.run(command, cwd=self.root, capture_output=True, text=True, check=False)
         ok = result.returncode == 0
         detail = (result.stdout + result.stderr).strip().splitlines()
@@ -87,12 +119,13 @@ class Hook:
         """Create ``uv.lock`` and ``requirements/production.txt`` when uv and the index allow.
 
         Tries the index first (newest versions); without a network, uv's cache may still
-        resolve (``--offline``). When neither works the step says so and ``make lock`` does it
-        later; it is reported, not failed, because a project without a lock still works.
+        resolve (``--offline``). When neither works the step is not run, and ``make setup``
+        does it later: a project without a lock still works.
         """
+        title = "dependency lock (uv.lock, requirements/production.txt)"
         uv = shutil.which("uv")
         if uv is None:
-            self.record("dependency lock", True, "uv not found: run `make lock` once uv is installed")
+            self.results.append(("-", title, "not run (uv not found): `make setup` installs uv and locks"))
             return
         env = dict(os.environ, UV_HTTP_TIMEOUT=os.environ.get("UV_HTTP_TIMEOUT", "15"))
         for extra in ([], ["--offline"]):
@@ -102,27 +135,26 @@ class Hook:
             if result.returncode == 0:
                 break
         else:
-            self.record("dependency lock", True, "package index unreachable: run `make lock` later")
+            self.results.append(("-", title, "not run (package index unreachable): run `make lock`"))
             return
         (self.root / "requirements").mkdir(exist_ok=True)
         export = [uv, "export", "--quiet", "--frozen", "--no-dev", "--no-emit-project", "--format", "requirements-txt"]
-        self.step(
-            "dependency lock (uv.lock, requirements/production.txt)", [*export, "-o", "requirements/production.txt"]
-        )
+        self.step(title, [*export, "-o", "requirements/production.txt"])
 
     def validate(self) -> None:
-        """Run ``readiness --json`` and record its gate checks; other failures become hints."""
-        command = [sys.executable, "-m", f"{self.package}.ops", "readiness", "--json"]
+        """Run ``prodready check --json`` and record its gate checks; other failures become hints."""
         # Static validation never waits on the network: what needs the index reports "not run".
-        env = dict(self.env, UV_OFFLINE="1")
-        result = subprocess.run(command, cwd=self.root, env=env, capture_output=True, text=True, check=False)
+        self.env["UV_OFFLINE"] = "1"
+        result = self.prodready("validation (prodready check)", "check", "--json", later="make setup")
+        if result is None:
+            return
         try:
             report = json.loads(result.stdout)
             checks = report["checks"]
         except (ValueError, KeyError, TypeError):
             output = (result.stdout + result.stderr).strip()
-            print(f"\n--- readiness failed ---\n{output}\n", file=sys.stderr)
-            self.record("validation (readiness)", False, output.splitlines()[-1] if output else "no output")
+            print(f"\n--- prodready check failed ---\n{output}\n", file=sys.stderr)
+            self.record("validation (prodready check)", False, output.splitlines()[-1] if output else "no output")
             return
         hints = []
         for check in checks:
@@ -136,46 +168,85 @@ class Hook:
             elif check["state"] == "fail":
                 hints.append(("!", name, f"fix: {check['fix']}"))
         for error in report.get("errors", []):
-            self.record(f"readiness check crashed: {error}", False)
+            self.record(f"check crashed: {error}", False)
         self.results.extend(hints)
         self.score_line = (
-            f"readiness {report['score']}/100 (grade {report['grade']}, static checks, "
+            f"readiness {report['score']}/100 (grade {report['grade']}, static checks only, "
             f"{report['measured']:.0%} of the weight measured): `make readiness` for the full report"
         )
 
     def summary(self) -> bool:
-        """Print ✓/✗ per step and check, then the score; return True when nothing failed."""
-        print("\nprodready post-generation checks:")
+        """Print each step and check with its mark, then the score; return True when nothing failed."""
+        print("\n" + colour("!", "prodready: post-generation checks"))
         for mark, title, detail in self.results:
-            print(f"  {mark} {title}" + (f" — {detail}" if detail else ""))
+            print(f"  {colour(mark, mark)} {title}" + (f" — {detail}" if detail else ""))
         if self.score_line:
             print(f"\n{self.score_line}")
         if self.failed:
-            print(f"\n✗ validation failed: {', '.join(self.failed)}", file=sys.stderr)
+            print(colour("✗", f"\n✗ validation failed: {', '.join(self.failed)}"), file=sys.stderr)
         return not self.failed
+
+
+def changed_files(root: Path) -> list[str]:
+    """Return ``git status --short`` lines of the project (empty outside git)."""
+    if not inside_git_repo(root):
+        return []
+    result = subprocess.run(
+        ["git", "status", "--short", "--untracked-files=all", "--", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.splitlines()
+
+
+def next_steps(operation: str, root: Path, destination: str) -> str:
+    """What to do after this copy or update, as exact commands."""
+    if operation == "copy":
+        steps = [
+            f"cd {destination}" if destination not in ("", ".") else "",
+            "make setup    # installs uv if missing, the dependencies and your keys",
+            "make test     # every test tier, with the coverage gate",
+            'git add -A && git commit -m "Generate from the prodready template"   # before any copier update',
+        ]
+        return "Next steps:\n" + "\n".join(f"  {step}" for step in steps if step)
+    changes = changed_files(root)
+    listing = "\n".join(f"  {line}" for line in changes[:40])
+    more = f"\n  … and {len(changes) - 40} more" if len(changes) > 40 else ""
+    pyproject = any(line.endswith("pyproject.toml") for line in changes)
+    steps = [
+        "git diff     # review the update; resolve any conflict markers",
+        "make lock    # pyproject.toml changed: refresh uv.lock" if pyproject else "",
+        "make setup && make test",
+        'git add -A && git commit -m "Update from the prodready template"',
+    ]
+    head = f"Files the update changed ({len(changes)}):\n{listing}{more}\n\n" if changes else "No file changed.\n\n"
+    return head + "Next steps:\n" + "\n".join(f"  {step}" for step in steps if step)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the hook; non-zero exit when a validation fails."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--operation", default="copy")
-    parser.add_argument("--package", required=True)
+    parser.add_argument("--source", type=Path, required=True, help="the template's src/ folder (prodready)")
     parser.add_argument("--git-init", default="True")
+    parser.add_argument("--destination", default=".", help="the project folder as the user named it")
     args = parser.parse_args(argv)
     root = Path.cwd()
     if in_replay_folder(root):
         return 0
 
-    hook = Hook(args.package, root)
-    hook.ops("development keys (.env, mode 0600)", "keys", "ensure")
+    hook = Hook(root, args.source)
+    hook.keys()
     if args.operation == "copy" and args.git_init == "True" and not inside_git_repo(root):
         hook.step("git repository", ["git", "init", "--quiet", "--initial-branch=main"])
     if args.operation == "copy" and not (root / "uv.lock").exists():
         hook.lock()
     hook.validate()
     ok = hook.summary()
-    if args.operation == "copy" and ok:
-        print("\nNext steps:\n  make setup   # install dependencies, check keys\n  make test    # run every test tier")
+    if ok:
+        print("\n" + next_steps(args.operation, root, args.destination))
     return 0 if ok else 1
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Render, copy_project, example_answers
+from helpers import BIN, Render, copy_project, example_answers
+
+# Generated projects run prodready through `uvx --from <template repository>@<commit>`; a
+# project rendered from this working tree (uncommitted changes included) has no such commit,
+# so their Makefiles run this working tree's prodready, installed in the tool environment.
+# tests/test_package.py runs the uvx forms themselves.
+os.environ.setdefault("PRODREADY", str(BIN / "prodready"))
 
 
 @pytest.fixture(scope="session")

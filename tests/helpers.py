@@ -127,3 +127,17 @@ def project_env(**extra: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     env.update(extra)
     return env
+
+
+def prodready(
+    project: Path | str, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``prodready ARGS`` from this working tree in ``project``; return the result unchecked."""
+    return subprocess.run(
+        [sys.executable, "-m", "prodready", *args],
+        cwd=project,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -17,7 +17,10 @@ from helpers import ROOT, Render, copier_cli, copy_project, project_files, snaps
 from jinja2.sandbox import SandboxedEnvironment
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
-QUESTIONS = {name: spec for name, spec in COPIER_YML.items() if not name.startswith("_")}
+# Asked questions; computed values (`when: false`) are rendered from them, never answered.
+QUESTIONS = {
+    name: spec for name, spec in COPIER_YML.items() if not name.startswith("_") and spec.get("when") is not False
+}
 
 # (answer, value, what the message must contain: the bad value as shown, and the rule)
 BAD_ANSWERS = [

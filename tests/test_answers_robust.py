@@ -42,7 +42,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from test_update import working_tree_files
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
-QUESTIONS: dict[str, dict[str, Any]] = {k: v for k, v in COPIER_YML.items() if not k.startswith("_")}
+QUESTIONS: dict[str, dict[str, Any]] = {
+    k: v for k, v in COPIER_YML.items() if not k.startswith("_") and v.get("when") is not False
+}
 
 
 def plain_copy(dst: Path, keep: Callable[[str], bool] = lambda name: True) -> Path:

@@ -1,8 +1,8 @@
 """Config environments and dependency hygiene in generated projects (issue: config & deps).
 
-The ops CLI is run the way the post-generation hook runs it: with this interpreter and
-``src`` on the path, before the project's dependencies are installed. The dependency checks
-need the project's own environment, so those tests sync it with uv first.
+prodready runs from this working tree, as the post-generation hook runs it, before the
+project's dependencies are installed. The dependency checks inspect the project's own
+environment, so those tests sync it with uv first.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import prodready
 
 ROOT = Path(__file__).resolve().parent.parent
 COPIER = shutil.which("copier") or str(Path(sys.executable).with_name("copier"))
@@ -35,16 +36,8 @@ def render(dst: Path, **answers: object) -> Path:
 
 
 def ops(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m my_service.ops ARGS`` as the hook does."""
-    env = dict(os.environ, PYTHONPATH=str(project / "src"))
-    return subprocess.run(
-        [sys.executable, "-m", "my_service.ops", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """Run ``prodready ARGS`` in ``project``."""
+    return prodready(project, *args)
 
 
 @pytest.fixture(scope="module")
@@ -149,13 +142,8 @@ def _sync(project: Path) -> None:
 
 
 def _deps_check(project: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["uv", "run", "--no-sync", "python", "-m", "my_service.ops", "deps", "check"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    return prodready(project, "deps", "check", env=env)
 
 
 def test_lock_and_exports_are_generated_and_pass_deps_check(scratch: Path) -> None:

@@ -206,8 +206,8 @@ def test_workflow_hardening(combo: tuple[dict[str, Any], Path]) -> None:
                     assert "uv.lock" in step["with"]["cache-dependency-glob"]
 
 
-def test_seed_jobs_call_make(combo: tuple[dict[str, Any], Path]) -> None:
-    """The seed's CI jobs exist, and each runs the Makefile target a developer runs."""
+def test_ci_jobs_call_make(combo: tuple[dict[str, Any], Path]) -> None:
+    """The CI jobs a ready service needs exist, and each runs the Makefile target a developer runs."""
     _, project = combo
     answers = answers_of(project)
     expected = {
@@ -215,12 +215,13 @@ def test_seed_jobs_call_make(combo: tuple[dict[str, Any], Path]) -> None:
         "security-scan": ["make security-scan"],
         "dependency-check": ["make deps-check"],
         "test-coverage": ["make test"],
-        "security-config-validation": ["keys generate --env production", "make security-validate ENV=production"],
+        "security-config-validation": ["make keys-generate ENV=production", "make security-validate ENV=production"],
         "integration-tests": ["make test-integration"],
         "readiness": ['make --silent readiness READINESS_FLAGS="--markdown --min-score 90"'],
     }
     makefile = (project / "Makefile").read_text(encoding="utf-8")
     targets = ["lint", "typecheck", "security-scan", "deps-check", "test", "test-integration", "security-validate"]
+    targets += ["keys-generate", "keys-rotate", "keys-audit"]
     for target in [*targets, "readiness", "docker-build", "docker-smoke"]:
         assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), f"Makefile has no {target} target"
     if answers["ci_provider"] == "github":

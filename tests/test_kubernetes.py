@@ -254,11 +254,11 @@ def generate_env_file(project: Path, env: str, workdir: Path) -> Path:
     template = project / ".env.production.template"
     env_vars = dict(
         os.environ,
-        PYTHONPATH=str(project / "src"),
         POLICY_DIR=str(project / "security" / "policies"),
         CONFIG_DIR=str(project / "config"),
+        KEYS_FILE=str(project / "security" / "keys.json"),
     )
-    command = [sys.executable, "-m", f"{PACKAGE}.ops", "keys", "generate", "--env", env]
+    command = [sys.executable, "-m", "prodready", "keys", "generate", "--env", env]
     run([*command, "--template", template, "--file", target], cwd=workdir, env=env_vars)
     return target
 

@@ -1,7 +1,7 @@
-"""The readiness report and the post-generation hook on generated projects (issue 6).
+"""The readiness report (`prodready check`) and the post-generation hook on generated projects.
 
-The ops CLI runs the way the hook runs it: with this interpreter and ``src`` on the path,
-before the project's dependencies are installed. The slow tests install the project and run
+prodready runs from this working tree, as the hook runs it, before the project's dependencies
+are installed. The slow tests install the project and run
 its own test suite, against the PostgreSQL and Redis that ``TEST_DATABASE_URL`` and
 ``TEST_REDIS_URL`` name (the project's documented defaults otherwise).
 """
@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from helpers import ROOT, Render, copier_cli, copy_project, example_answers, project_env, run, snapshot
+from helpers import ROOT, Render, copier_cli, copy_project, example_answers, prodready, project_env, run, snapshot
 
 PACKAGE = example_answers()["package_name"]
 HOOK = ROOT / "hooks" / "post_gen.py"
@@ -39,22 +39,13 @@ SERVER_DEFAULTS = {
 
 
 def ops(project: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m <package>.ops ARGS`` with this interpreter, as the hook does."""
-    env = dict(os.environ, PYTHONPATH=str(project / "src"), NO_COLOR="1")
-    return subprocess.run(
-        [sys.executable, "-m", f"{PACKAGE}.ops", *args],
-        cwd=cwd or project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    """Run ``prodready ARGS`` in ``cwd`` (default: the project)."""
+    return prodready(cwd or project, *args, env=dict(os.environ, NO_COLOR="1"))
 
 
 def readiness(project: Path, *args: str) -> dict[str, Any]:
-    """Run ``readiness --json ARGS`` and return its document."""
-    result = ops(project, "readiness", "--json", *args)
+    """Run ``prodready check --json ARGS`` and return its document."""
+    result = ops(project, "check", "--json", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     return document
@@ -68,7 +59,7 @@ def states(document: dict[str, Any], state: str) -> dict[str, str]:
 def hook(project: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the post-generation hook the way Copier's task does."""
     return subprocess.run(
-        [sys.executable, str(HOOK), f"--package={PACKAGE}", *args],
+        [sys.executable, str(HOOK), f"--source={ROOT / 'src'}", *args],
         cwd=cwd or project,
         env=dict(os.environ, NO_COLOR="1"),
         capture_output=True,
@@ -107,7 +98,7 @@ def test_fresh_project_scores_an_a_in_static_mode(
 
 
 def test_static_mode_names_what_it_did_not_run(rendered: Render) -> None:
-    result = ops(rendered(), "readiness")
+    result = ops(rendered(), "check")
 
     assert result.returncode == 0, result.stderr
     assert "not run: runs with --run-tests" in result.stdout
@@ -119,7 +110,7 @@ def test_static_mode_names_what_it_did_not_run(rendered: Render) -> None:
 def test_markdown_and_badge_of_a_fresh_project(rendered: Render, tmp_path: Path) -> None:
     badge = tmp_path / "readiness.svg"
 
-    result = ops(rendered(), "readiness", "--markdown", "--badge", str(badge))
+    result = ops(rendered(), "check", "--markdown", "--badge", str(badge))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("## Production readiness: ")
@@ -133,15 +124,7 @@ def test_fresh_project_scores_at_least_95_with_its_tests(tmp_path: Path) -> None
     env = project_env(**{k: os.environ.get(k, v) for k, v in SERVER_DEFAULTS.items()}, NO_COLOR="1")
     run(["uv", "sync", "--quiet"], project, env=env)
 
-    result = subprocess.run(
-        ["uv", "run", "python", "-m", f"{PACKAGE}.ops", "readiness", "--run-tests", "--json", "--min-score", "95"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    result = prodready(project, "check", "--run-tests", "--json", "--min-score", "95", env=env)
     document = json.loads(result.stdout)
 
     assert result.returncode == 0, (states(document, "fail"), document["tests"])
@@ -153,11 +136,11 @@ def test_fresh_project_scores_at_least_95_with_its_tests(tmp_path: Path) -> None
     assert document["tests"]["coverage"] >= example_answers()["coverage_threshold"]
 
 
-# --- a legacy project like the seed's ----------------------------------------------------
+# --- a legacy project: the shape prodready exists for -------------------------------------
 def legacy_project(root: Path) -> Path:
-    """The seed's project before its plan: conflicting pins, three tests, CHANGE_ME, no CI, root image."""
+    """A legacy service: conflicting pins, three tests, CHANGE_ME, no CI, an image running as root."""
     files = {
-        # The seed's two pin lists, each right for one tool and wrong for another.
+        # Two pin lists, each right for one tool and wrong for another.
         "requirements.txt": (
             "fastapi==0.110.0\ngreat-expectations==1.5.11\npandas==2.2.3\nnumpy==1.26.4\n"
             "pydantic==2.11.0\nrequests==2.31.0\nsemgrep==1.139.0\nrich==13.7.1\nurllib3==1.26.18\n"
@@ -197,10 +180,10 @@ def legacy_project(root: Path) -> Path:
     return root
 
 
-def test_a_legacy_project_like_the_seeds_scores_d_or_f(rendered: Render, tmp_path: Path) -> None:
+def test_a_legacy_project_scores_d_or_f(rendered: Render, tmp_path: Path) -> None:
     legacy = legacy_project(tmp_path / "legacy")
 
-    document = readiness(rendered(), "--path", str(legacy))
+    document = readiness(rendered(), str(legacy))
     failed = states(document, "fail")
 
     assert document["grade"] in ("D", "F"), document["score"]
@@ -238,7 +221,7 @@ def test_readiness_on_a_legacy_project_changes_nothing_there(rendered: Render, t
     legacy = legacy_project(tmp_path / "legacy")
     before = snapshot(legacy)
 
-    ops(rendered(), "readiness", "--path", str(legacy), "--validate", cwd=tmp_path)
+    ops(rendered(), "check", str(legacy), "--validate", cwd=tmp_path)
 
     assert snapshot(legacy) == before
 
@@ -261,7 +244,10 @@ def test_hook_summary_lists_each_check_and_the_score(scratch: Path) -> None:
     assert "✓ container.non_root: " in result.stdout
     assert "readiness " in result.stdout
     assert "/100 (grade A" in result.stdout
-    assert "Next steps" not in result.stdout, "next steps are for the first copy"
+    # After an update: what changed and how to finish it, not the first copy's steps.
+    assert "make setup    # installs uv" not in result.stdout
+    assert "git diff     # review the update" in result.stdout
+    assert 'git commit -m "Update from the prodready template"' in result.stdout
 
 
 def test_a_failing_validation_exits_non_zero_names_the_check_and_deletes_nothing(scratch: Path) -> None:
@@ -339,7 +325,7 @@ def test_make_setup_does_what_the_hook_does() -> None:
 
     assert "$(MAKE) --no-print-directory lock" in recipe
     assert "keys ensure" in recipe
-    assert "readiness --validate" in recipe
+    assert "check --validate" in recipe
 
 
 @pytest.mark.slow

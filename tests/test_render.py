@@ -95,10 +95,12 @@ ALWAYS = [
     f"src/{PACKAGE}/core/logging.py",
     f"src/{PACKAGE}/cache/__init__.py",
     f"src/{PACKAGE}/cache/memory.py",
-    f"src/{PACKAGE}/ops/__main__.py",
+    f"src/{PACKAGE}/core/keys.py",
+    "security/keys.json",
+    "security/schemas/keys.schema.json",
 ]
 
-# The seed's test tree: every folder holds real tests.
+# The test tree: every folder holds real tests.
 TEST_FOLDERS = [
     "tests/unit/api",
     "tests/unit/services",

@@ -14,10 +14,11 @@ from helpers import BIN, ROOT, run
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CI_RUN = ROOT / ".ci" / "run"
+# The questions a user answers; computed values (`when: false`) are never asked.
 QUESTIONS = {
     name: spec
     for name, spec in yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8")).items()
-    if not name.startswith("_")
+    if not name.startswith("_") and spec.get("when") is not False
 }
 
 
@@ -74,3 +75,32 @@ def test_benchmarks_are_registered_with_their_targets() -> None:
     registry = runpy.run_path(str(ROOT / "bench/run.py"), run_name="bench_run")["REGISTRY"]
     assert registry["copy"].target == 0.9
     assert registry["suite"].target == 15.0
+
+
+def test_the_repository_s_own_workflows_pass_actionlint_and_zizmor() -> None:
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert {path.name for path in workflows} >= {"ci.yml", "release.yml"}
+    lint = subprocess.run(
+        [str(BIN / "actionlint"), "-shellcheck", str(BIN / "shellcheck"), *map(str, workflows)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    audit = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--min-severity", "medium", *map(str, workflows)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_the_release_workflow_publishes_only_after_ci_and_checks_the_version() -> None:
+    release = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    publish = release["jobs"]["publish"]
+    assert publish["needs"] == "ci"
+    assert release["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
+    steps = [step.get("run", "") for step in publish["steps"]]
+    assert any('test "v$(uv version --short)" = "$TAG"' in step for step in steps)
+    assert steps.index("uv build") < steps.index("uv publish --trusted-publishing always")

@@ -9,7 +9,7 @@ The fixtures come from this repository's own history. A temporary clone gets two
 
 The four changes make the update a real one whatever the history holds: a comment and a new key
 in every ``config/environments/*.yaml``, a new dev dependency in ``pyproject.toml``, a new key
-in the ops CLI's ``KEYS`` (so ``keys ensure`` must append it to ``.env`` during the update) and a
+in ``security/keys.json`` (so ``keys ensure`` must append it to ``.env`` during the update) and a
 new question with a default (an old answers file lacks it) that renders a new file.
 
 The user edits (``make_user_edits``) are the ones teams make on day two: a dependency, a source file,
@@ -72,10 +72,22 @@ def make_v2_changes(tree: Path) -> None:
     # A new setting lands in every environment (the readiness checks want them to agree).
     for environment in sorted((template / "config/environments").glob("*.yaml.jinja")):
         insert_after_line(environment, "cache:", NEW_CONFIG_LINES)
+    # A new key, as a release adds one: listed, read by the settings, in both env templates.
     insert_after_line(
-        template / "src/{{package_name}}/ops/keyrules.py.jinja",
-        "KEYS: tuple[KeySpec, ...] = (",
-        f'    KeySpec("{NEW_KEY}", "signs outgoing webhooks (HMAC-SHA256)", _urlsafe(64), 512),\n',
+        template / "security/keys.json.jinja",
+        '  "keys": [',
+        f'    {{"name": "{NEW_KEY}", "purpose": "signs outgoing webhooks", "encoding": "urlsafe", "bytes": 64}},\n',
+    )
+    insert_after_line(
+        template / "src/{{package_name}}/core/settings.py.jinja",
+        "    # Keys: required, never defaulted; security/keys.json lists them (prodready makes them).",
+        f"    {NEW_KEY.lower()}: SecretStr\n",
+    )
+    insert_after_line(template / ".env.example.jinja", "APP_ENV=development", f"{NEW_KEY}=<generated-by-keys-ensure>\n")
+    insert_after_line(
+        template / ".env.production.template.jinja",
+        "DB_ENCRYPTION_KEY=${DB_ENCRYPTION_KEY}",
+        f"{NEW_KEY}=${{{NEW_KEY}}}\n",
     )
 
 
@@ -328,8 +340,8 @@ def test_the_new_release_arrives(scenario: Scenario, releases: Releases) -> None
     project = scenario.project
     assert NEW_DEV_DEPENDENCY in (project / "pyproject.toml").read_text(encoding="utf-8")
     assert NEW_CONFIG_LINES in (project / "config/environments/development.yaml").read_text(encoding="utf-8")
-    keyrules = (project / f"src/{scenario.package}/ops/keyrules.py").read_text(encoding="utf-8")
-    assert f'KeySpec("{NEW_KEY}"' in keyrules
+    key_list = (project / "security/keys.json").read_text(encoding="utf-8")
+    assert f'"name": "{NEW_KEY}"' in key_list
     assert scenario.answers_before["_commit"] == releases.old
     assert scenario.answers_after["_commit"] == releases.new
 
@@ -367,10 +379,26 @@ def test_old_answers_come_back_unchanged(scenario: Scenario) -> None:
 
 
 def test_project_checks_pass_after_the_update(scenario: Scenario) -> None:
-    env = project_env(PYTHONPATH="src")
-    module = f"{scenario.package}.ops"
-    run([sys.executable, "-m", module, "config", "validate"], cwd=scenario.project, env=env)
-    run([sys.executable, "-m", module, "security", "validate", "--env", "development"], cwd=scenario.project, env=env)
+    env = project_env()
+    prodready = [sys.executable, "-m", "prodready"]
+    run([*prodready, "config", "validate"], cwd=scenario.project, env=env)
+    run([*prodready, "security", "validate", "--env", "development"], cwd=scenario.project, env=env)
+
+
+def test_the_old_release_s_tooling_is_gone(scenario: Scenario) -> None:
+    """Files the new release no longer renders leave the project (here: an older in-project CLI)."""
+    rendered_now = {path.relative_to(scenario.project).as_posix() for path in scenario.project.rglob("*.py")}
+    assert not any(path.startswith(f"src/{scenario.package}/ops/") for path in rendered_now), sorted(rendered_now)
+
+
+def test_make_setup_test_readiness_pass_after_the_update(scenario: Scenario) -> None:
+    env = project_env()
+    run(["make", "setup"], cwd=scenario.project, env=env)
+    run(["make", "test"], cwd=scenario.project, env=env, timeout=1200)
+    result = run(["make", "readiness"], cwd=scenario.project, env=env)
+    score = re.search(r"Score (\d+)/100", result.stdout)
+    assert score, result.stdout[-3000:]
+    assert int(score.group(1)) >= 90, result.stdout[-3000:]
 
 
 def test_second_update_is_a_no_op(scenario: Scenario) -> None:

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Smoke test of the built image (`make docker-smoke`; the CI image job runs the same).
 #
-#   bash scripts/docker-smoke.sh IMAGE PACKAGE
+#   bash scripts/docker-smoke.sh IMAGE
 #
 # Runs IMAGE the way production should (read-only root file system, no capabilities, no
 # privilege escalation) in the development environment, which needs no database server, with
-# throw-away keys that the image's own ops CLI makes (so only docker, bash and curl are needed
-# here), and checks that:
+# throw-away keys made inside the image from its security/keys.json (so only docker, bash and
+# curl are needed here), and checks that:
 #   - GET /health/live answers 200 on the published port;
 #   - the server process runs as UID 10001, not root;
 #   - Docker's HEALTHCHECK (the image's own probe) reports the container healthy;
@@ -15,8 +15,7 @@
 # docker:dind service). SMOKE_PORT: the host port (default 18000).
 set -euo pipefail
 
-image="${1:?usage: docker-smoke.sh IMAGE PACKAGE}"
-package="${2:?usage: docker-smoke.sh IMAGE PACKAGE}"
+image="${1:?usage: docker-smoke.sh IMAGE}"
 host="${SMOKE_HOST:-127.0.0.1}"
 port="${SMOKE_PORT:-18000}"
 name="smoke-$$"
@@ -39,8 +38,12 @@ fail() {
   exit 1
 }
 
-docker run --rm --entrypoint sh "$image" -c \
-  "python -m ${package}.ops keys ensure --file /tmp/keys.env >/dev/null && cat /tmp/keys.env" >"$keys" ||
+# One random value per key of the image's own key list, in the encoding the service expects.
+make_keys='import json, secrets
+for key in json.load(open("security/keys.json"))["keys"]:
+    make = secrets.token_hex if key["encoding"] == "hex" else secrets.token_urlsafe
+    print(key["name"] + "=" + make(key["bytes"]))'
+docker run --rm --entrypoint python "$image" -c "$make_keys" >"$keys" ||
   fail "the image could not make development keys"
 
 docker run --detach --name "$name" \

@@ -1,7 +1,6 @@
-"""The service package: API, business rules, models, settings and the ops CLI.
+"""The service: API (api/), business rules (services/), models (models/), core (core/).
 
-This module stays free of third-party imports: the ops CLI (``python -m <package>.ops``)
-runs with nothing but the standard library and PyYAML, before the dependencies are installed.
+Settings, security, logging and errors live in core/; the database and cache access beside it.
 """
 
 __version__ = "0.1.0"

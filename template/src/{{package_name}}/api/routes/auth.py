@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from ...core import ratelimit
 from ...core.security import create_access_token
 from ...models.schemas import Token, UserCreate, UserRead
+from ...services import ratelimit
 from ...services import users as user_service
 from ..deps import CacheDep, PoliciesDep, SessionDep, SettingsDep
 

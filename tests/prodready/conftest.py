@@ -1,0 +1,85 @@
+"""Fixtures of prodready's own tests: one rendered project, and scratch copies of it to work in.
+
+prodready reads a generated project's files (``config/``, ``security/keys.json``,
+``security/policies/``, the env templates) from the working directory, so a test that runs a
+command first ``chdir``s into a fresh copy of them (``project``) and may change anything there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, example_answers
+
+# What prodready reads from a generated project; nothing else is copied into a scratch project.
+PROJECT_FILES = ("config", "security", ".env.example", ".env.production.template")
+# Variables that point prodready (or git) somewhere other than the working directory.
+LOCATION_VARIABLES = ("KEYS_FILE", "CONFIG_DIR", "POLICY_DIR", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+
+
+@pytest.fixture(scope="session")
+def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template rendered once with the example answers; read-only (copy it to change it).
+
+    The post-generation hook is skipped: what it does (``keys ensure``, ``git init``) is what
+    these tests exercise one step at a time, in their own copies.
+    """
+    from copier import run_copy  # imported late: it takes about a second
+
+    destination = tmp_path_factory.mktemp("rendered") / "project"
+    with warnings.catch_warnings():
+        # "Dirty template changes included automatically" is exactly what the tests want.
+        warnings.simplefilter("ignore")
+        run_copy(
+            str(ROOT),
+            str(destination),
+            data=example_answers(),
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
+            skip_tasks=True,
+        )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def key_names(rendered_project: Path) -> tuple[str, ...]:
+    """The names ``security/keys.json`` of the rendered project lists, in file order."""
+    data = json.loads((rendered_project / "security" / "keys.json").read_text(encoding="utf-8"))
+    return tuple(entry["name"] for entry in data["keys"])
+
+
+def copy_project_files(source: Path, destination: Path) -> Path:
+    """Copy the files prodready reads (:data:`PROJECT_FILES`) from ``source`` into ``destination``."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, destination / name)
+        else:
+            shutil.copy2(source / name, destination / name)
+    return destination
+
+
+@pytest.fixture
+def project(
+    rendered_project: Path, key_names: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A scratch copy of the rendered project's configuration, keys list, policies and env templates.
+
+    It is the working directory for the test, and no variable of the developer's shell (keys,
+    ``APP_ENV``, ``APP__DEBUG``-style overrides, ``*_URL``, git's or prodready's locations)
+    reaches prodready.
+    """
+    root = copy_project_files(rendered_project, tmp_path / "project")
+    keys = {*key_names, *(name + "_PREVIOUS" for name in key_names)}
+    for name in list(os.environ):
+        if name in keys or name in LOCATION_VARIABLES or name == "APP_ENV" or "__" in name or name.endswith("_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(root)
+    return root

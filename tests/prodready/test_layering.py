@@ -1,0 +1,127 @@
+"""Layered configuration: YAML files read, merged in order, each value's file remembered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prodready import layers
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_config_dir_follows_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CONFIG_DIR", str(tmp_path))
+    assert layers.config_dir() == tmp_path
+
+    monkeypatch.delenv("CONFIG_DIR")
+    assert layers.config_dir() == Path("config")
+
+
+def test_read_yaml_returns_the_mapping(tmp_path: Path) -> None:
+    path = _tree(tmp_path, {"a.yaml": "app:\n  debug: false\n"}) / "a.yaml"
+
+    assert layers.read_yaml(path) == {"app": {"debug": False}}
+
+
+def test_an_empty_file_is_an_empty_mapping(tmp_path: Path) -> None:
+    path = _tree(tmp_path, {"empty.yaml": "# nothing yet\n"}) / "empty.yaml"
+
+    assert layers.read_yaml(path) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("app: [unclosed\n", "is not valid YAML"), ("- a\n- b\n", "the top level must be a mapping, not list")],
+)
+def test_bad_files_are_named_in_the_error(tmp_path: Path, text: str, message: str) -> None:
+    path = _tree(tmp_path, {"bad.yaml": text}) / "bad.yaml"
+
+    with pytest.raises(layers.ConfigError, match=message) as raised:
+        layers.read_yaml(path)
+
+    assert str(path) in str(raised.value)
+
+
+def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(layers.ConfigError, match="cannot be read"):
+        layers.read_yaml(tmp_path / "missing.yaml")
+
+
+def test_deep_merge_recurses_and_records_origins() -> None:
+    base = {"app": {"name": "a", "debug": True}, "cache": {"ttl": 1}}
+    origins: dict[str, str] = {}
+    layers.deep_merge(base, {"app": {"debug": False}, "server": {"port": 1}}, origins, "override.yaml")
+
+    assert base == {"app": {"name": "a", "debug": False}, "cache": {"ttl": 1}, "server": {"port": 1}}
+    assert origins == {"app.debug": "override.yaml", "server.port": "override.yaml"}
+
+
+def test_deep_merge_replaces_a_whole_value_that_is_not_a_mapping() -> None:
+    origins = {"app.hosts": "first.yaml", "app.sub.x": "first.yaml"}
+    base = {"app": {"hosts": ["a"], "sub": {"x": 1}}}
+
+    layers.deep_merge(base, {"app": {"hosts": ["b", "c"], "sub": 5}}, origins, "second.yaml")
+
+    assert base == {"app": {"hosts": ["b", "c"], "sub": 5}}
+    assert origins == {"app.hosts": "second.yaml", "app.sub": "second.yaml"}
+
+
+def test_deep_merge_copies_so_later_changes_do_not_leak() -> None:
+    override = {"app": {"hosts": ["a"]}}
+    merged = layers.deep_merge({}, override)
+
+    merged["app"]["hosts"].append("b")
+
+    assert override == {"app": {"hosts": ["a"]}}
+
+
+def test_layer_files_are_services_sorted_then_the_environment(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {"services/b.yaml": "", "services/a.yaml": "", "services/notes.txt": "", "environments/testing.yaml": ""},
+    )
+
+    files = layers.layer_files("testing", root)
+
+    assert [path.relative_to(root).as_posix() for path in files] == [
+        "services/a.yaml",
+        "services/b.yaml",
+        "environments/testing.yaml",
+    ]
+
+
+def test_layer_files_refuse_unknown_and_missing_environments(tmp_path: Path) -> None:
+    with pytest.raises(layers.ConfigError, match="unknown environment 'prod'"):
+        layers.layer_files("prod", tmp_path)
+    with pytest.raises(layers.ConfigError, match="missing"):
+        layers.layer_files("staging", tmp_path)
+
+
+def test_load_layers_merges_in_order_and_knows_where_each_value_came_from(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "services/database.yaml": "database:\n  host: db\n  port: 5432\n",
+            "environments/staging.yaml": "database:\n  host: staging-db\napp:\n  debug: false\n",
+        },
+    )
+
+    merged, origins = layers.load_layers("staging", root)
+
+    assert merged == {"database": {"host": "staging-db", "port": 5432}, "app": {"debug": False}}
+    assert origins["database.host"].endswith("staging.yaml")
+    assert origins["database.port"].endswith("database.yaml")
+
+
+def test_the_projects_own_layers_load_for_every_environment(project: Path) -> None:
+    for env in layers.ENVIRONMENTS:
+        merged, _ = layers.load_layers(env)
+        assert {"app", "server", "database", "cache"} <= set(merged)
