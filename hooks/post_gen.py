@@ -2,8 +2,9 @@
 
 Copier runs this after `copy` and `update` (see `_tasks` in copier.yml) with its own Python,
 from the project's root. It holds no checks of its own: every step is a ``prodready`` command,
-imported from the template's ``src/`` (no network, no install), the same code the project's
-Makefile and CI run later at the same template version.
+imported from the template's ``src/`` and run in this process (no network, no install, no
+second interpreter), the same code the project's Makefile and CI run later at the same
+template version.
 
 * copy: ``keys ensure``; ``git init`` (unless answered off, or already inside a repository);
   ``uv lock`` and the requirements export when uv and the index allow; then the validation.
@@ -21,12 +22,15 @@ Copier's temporary replay folders.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # Copier replays the old and new template versions in temporary folders during `update`, and
 # runs the tasks there too; nothing should happen in those throw-away copies.
@@ -65,30 +69,35 @@ class Hook:
         self.results: list[tuple[str, str, str]] = []
         self.failed: list[str] = []
         self.score_line = ""
-        self.env = dict(
-            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
-        )
-        self.prodready_missing = self._missing_modules()
+        self.cli = self._import_prodready(source)
 
-    def _missing_modules(self) -> str:
-        # prodready's dependencies beyond Copier's own (PyYAML, packaging, pathspec) may be absent
-        # from the Python Copier was installed with; then its steps are reported as not run.
-        probe = "import prodready.cli"
-        result = subprocess.run(
-            [sys.executable, "-c", probe], env=self.env, capture_output=True, text=True, check=False
-        )
-        if result.returncode == 0:
-            return ""
-        lines = result.stderr.strip().splitlines()
-        return lines[-1] if lines else "prodready cannot be imported"
-
-    def prodready(self, title: str, *args: str, later: str) -> subprocess.CompletedProcess[str] | None:
-        """Run ``prodready ARGS``; None (step recorded as not run) when it cannot be imported."""
-        if self.prodready_missing:
-            self.results.append(("-", title, f"not run ({self.prodready_missing}): run `{later}`"))
+    def _import_prodready(self, source: Path) -> Any:
+        # In this process, from the template's src/: no interpreter start and no install. When
+        # a dependency beyond Copier's own is missing here, its steps are reported as not run.
+        sys.path.insert(0, str(source))
+        try:
+            from prodready import cli
+        except ImportError as exc:
+            self.missing = f"{exc.name or exc} is not installed beside Copier"
             return None
-        command = [sys.executable, "-m", "prodready", *args]
-        return subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
+        self.missing = ""
+        return cli
+
+    def prodready(self, title: str, *args: str, later: str) -> tuple[int, str] | None:
+        """Run ``prodready ARGS`` here; None (the step recorded as not run) when it cannot be imported."""
+        if self.cli is None:
+            self.results.append(("-", title, f"not run ({self.missing}): run `{later}`"))
+            return None
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            try:
+                code = self.cli.main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+            except Exception as exc:  # a crash is reported as a failed step, not a traceback
+                print(f"prodready crashed: {type(exc).__name__}: {exc}")
+                code = 2
+        return code, output.getvalue()
 
     def record(self, title: str, ok: bool, detail: str = "", name: str = "") -> None:
         """Remember one step's outcome for the summary; ``name`` is how a failure is listed."""
@@ -102,9 +111,9 @@ class Hook:
         result = self.prodready(title, "keys", "ensure", later="make setup")
         if result is None:
             return
-        output = (result.stdout + result.stderr).strip()
-        self.record(title, result.returncode == 0, output.splitlines()[-1] if output else "")
-        if result.returncode != 0:
+        code, output = result[0], result[1].strip()
+        self.record(title, code == 0, output.splitlines()[-1] if output else "")
+        if code != 0:
             print(f"\n--- {title} failed ---\n{output}\n", file=sys.stderr)
 
     def step(self, title: str, command: list[str]) -> bool:
@@ -144,15 +153,15 @@ class Hook:
     def validate(self) -> None:
         """Run ``prodready check --json`` and record its gate checks; other failures become hints."""
         # Static validation never waits on the network: what needs the index reports "not run".
-        self.env["UV_OFFLINE"] = "1"
+        os.environ["UV_OFFLINE"] = "1"
         result = self.prodready("validation (prodready check)", "check", "--json", later="make setup")
         if result is None:
             return
         try:
-            report = json.loads(result.stdout)
+            report = json.loads(result[1])
             checks = report["checks"]
         except (ValueError, KeyError, TypeError):
-            output = (result.stdout + result.stderr).strip()
+            output = result[1].strip()
             print(f"\n--- prodready check failed ---\n{output}\n", file=sys.stderr)
             self.record("validation (prodready check)", False, output.splitlines()[-1] if output else "no output")
             return

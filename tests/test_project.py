@@ -8,12 +8,14 @@ and Redis named by TEST_DATABASE_URL / TEST_REDIS_URL (the project's documented 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import copy_project, project_env, run
+from helpers import ROOT, copy_project, example_answers, project_env, run
 
 PROJECTS = [
     pytest.param({}, id="defaults"),
@@ -35,3 +37,28 @@ def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_pa
     assert passed, f"no passed tests in the output:\n{output[-5000:]}"
     assert int(passed.group(1)) > 0
     assert re.search(r"^TOTAL\s", output, re.MULTILINE), "no coverage report in the output"
+
+
+@pytest.mark.slow
+def test_make_setup_installs_uv_on_a_machine_with_only_python_git_and_make(tmp_path: Path) -> None:
+    from copier import run_copy
+
+    project = tmp_path / "project"
+    run_copy(str(ROOT), str(project), data=example_answers(), defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
+    home = tmp_path / "home"
+    home.mkdir()
+    # The system's own programs and the project's Python (uv never downloads one here), no uv
+    # anywhere on PATH, and a user site in the scratch HOME.
+    interpreter = shutil.which(f"python{example_answers()['python_version']}")
+    assert interpreter, "the generated project's Python must be installed"
+    path = os.pathsep.join(["/usr/local/bin", "/usr/bin", "/bin", str(Path(interpreter).parent)])
+    env = project_env(HOME=str(home), PATH=path)
+    env.pop("PRODREADY_SOURCE", None)
+    assert shutil.which("uv", path=env["PATH"]) is None, "this test needs a PATH without uv"
+
+    result = run(["make", "setup"], cwd=project, env=env, timeout=900)
+
+    assert "uv not found: installing it for this user" in result.stdout
+    assert (home / ".local" / "bin" / "uv").is_file()
+    assert (project / ".venv").is_dir()
+    assert (project / "uv.lock").is_file()

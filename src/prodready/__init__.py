@@ -7,9 +7,16 @@ and ``deps check``. The rules they apply are the project's own files (``security
 ``security/policies/``, ``config/schema.json``), the same ones its service enforces.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("prodready")
-except PackageNotFoundError:  # run from a source tree (the post-generation hook)
-    __version__ = "0+unknown"
+
+def version() -> str:
+    """Return the installed version ("0+unknown" when run from a source tree, as the hook does)."""
+    # Looked up on demand: importlib.metadata costs a tenth of a second at every start.
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("prodready")
+    except PackageNotFoundError:
+        return "0+unknown"

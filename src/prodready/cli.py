@@ -9,7 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, config, deps, envfile, keyrules, keys, readiness, security
+from . import config, deps, envfile, keyrules, keys, readiness, security, version
+
+
+class _Version(argparse.Action):
+    # argparse's own "version" action formats its text when the parser is built; this one
+    # looks the version up only when asked.
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.exit(message=f"prodready {version()}\n")
 
 
 # Built once per process: argparse looks up translations on disk for every argument it adds,
@@ -23,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Production readiness of a Python service: check any repository; keys, security, "
         "configuration and dependencies of a project made by the prodready template.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument("-C", dest="directory", type=Path, metavar="DIR", help="run as if started in DIR (like git -C)")
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
     for module in (readiness, keys, security, config, deps):

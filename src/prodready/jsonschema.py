@@ -6,13 +6,16 @@ the way the other reports do: the dotted path of the key, then the rule in plain
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import json
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as _LibrarySchemaError
-from jsonschema.exceptions import ValidationError
-from referencing import Registry
-from referencing.exceptions import Unresolvable
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+# The library is imported on first use: it takes longer to import than a static check of a
+# whole project takes to run, and most commands validate nothing.
 
 
 class SchemaError(Exception):
@@ -52,6 +55,23 @@ def _rule(error: ValidationError) -> tuple[str, str]:
     return _path(at), words[kind]() if kind in words else error.message
 
 
+@functools.lru_cache(maxsize=32)
+def _validator(schema_text: str) -> Draft202012Validator:
+    # Checking a schema against the metaschema is the slow part of validation: once per schema.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError as LibrarySchemaError
+    from referencing import Registry
+
+    schema = json.loads(schema_text)
+    try:
+        Draft202012Validator.check_schema(schema)
+    except LibrarySchemaError as exc:
+        raise SchemaError(f"not a valid JSON Schema: {exc.message}") from exc
+    # An empty registry: only references inside the schema resolve. Without one the library
+    # would fetch any http(s) $ref a project's file names, at validation time.
+    return Draft202012Validator(schema, registry=Registry())
+
+
 def validate(value: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
     """Validate ``value`` against ``schema``.
 
@@ -61,13 +81,9 @@ def validate(value: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
     Raises:
         SchemaError: ``schema`` is not a valid JSON Schema, or a ``$ref`` in it does not resolve.
     """
-    try:
-        Draft202012Validator.check_schema(schema)
-    except _LibrarySchemaError as exc:
-        raise SchemaError(f"not a valid JSON Schema: {exc.message}") from exc
-    # An empty registry: only references inside the schema resolve. Without one the library
-    # would fetch any http(s) $ref a project's file names, at validation time.
-    validator = Draft202012Validator(schema, registry=Registry())
+    from referencing.exceptions import Unresolvable
+
+    validator = _validator(json.dumps(schema, sort_keys=True))
     try:
         errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
     except Unresolvable as exc:

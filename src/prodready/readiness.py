@@ -436,7 +436,7 @@ def sarif(assessment: Assessment) -> dict[str, Any]:
     GitHub code scanning shows each result on the file the check names; a failed gate check is
     an ``error``, any other failure a ``warning``.
     """
-    from . import __version__
+    from . import version
 
     rules = [
         {
@@ -468,7 +468,7 @@ def sarif(assessment: Assessment) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "prodready", "version": __version__, "rules": rules}},
+                "tool": {"driver": {"name": "prodready", "version": version(), "rules": rules}},
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": assessment.root.as_uri() + "/"}},
                 "results": results,
                 "properties": {"score": assessment.score, "grade": assessment.grade},
