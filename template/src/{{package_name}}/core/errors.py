@@ -57,6 +57,16 @@ class PermissionDeniedError(AppError):
     code = "forbidden"
 
 
+class StoredValueError(AppError):
+    """A stored value failed its integrity check (tampered, or moved from another row).
+
+    A server-side fault, not the client's; the value is withheld rather than guessed at.
+    """
+
+    status_code = 500
+    code = "stored_value_unreadable"
+
+
 class RateLimitedError(AppError):
     """Too many attempts in the current window."""
 
