@@ -25,6 +25,7 @@ from types import FrameType
 
 import uvicorn
 
+from .core.logging import configure_logging
 from .core.settings import Settings, get_settings
 
 # The app factory, as an import string: uvicorn needs one to start several workers.
@@ -89,6 +90,9 @@ def serve(settings: Settings) -> None:
     signal on to each of them. The process then exits 0, whatever the worker count.
     """
     server = settings.server
+    # The supervisor of several workers logs too, and never runs the app factory that sets up
+    # the JSON logging: set it up here, and keep uvicorn from installing its text formatter.
+    configure_logging(settings.app.log_level)
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(
@@ -102,6 +106,7 @@ def serve(settings: Settings) -> None:
             proxy_headers=True,
             # The Server header would only tell a scanner which software to try.
             server_header=False,
+            log_config=None,
         )
     finally:
         for sig, handler in previous.items():

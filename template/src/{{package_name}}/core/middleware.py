@@ -38,7 +38,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
 )
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
-# /docs (development and staging only) loads Swagger UI's script and styles from a CDN; its
+# /docs (development and testing only) loads Swagger UI's script and styles from a CDN; its
 # pages get a policy that allows exactly that instead of the API's "nothing at all".
 DOCS_CSP = (
     b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
