@@ -90,5 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.app.max_body_bytes,
         hsts=settings.app.public_url.startswith("https://"),
         allowed_hosts=settings.app.allowed_hosts,
+        max_headers=settings.app.max_headers,
+        max_header_bytes=settings.app.max_header_bytes,
+        body_timeout=settings.app.body_timeout_seconds,
     )
     return app

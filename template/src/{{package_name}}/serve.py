@@ -7,7 +7,8 @@ flags. The settings are loaded, and the keys checked, before uvicorn starts: in 
 production a weak or placeholder key stops the container instead of serving.
 
 Behind a reverse proxy, uvicorn trusts ``X-Forwarded-*`` headers only from the addresses in
-``FORWARDED_ALLOW_IPS`` (uvicorn's own variable; default ``127.0.0.1``).
+``server.forwarded_allow_ips`` (none by default: the client address is the connection's peer,
+which is what the rate limits count). uvicorn's own ``FORWARDED_ALLOW_IPS`` is not read.
 
 ``python -m <package>.serve --check`` is the container's HEALTHCHECK: it asks ``/health/live``
 on the configured port with the standard library alone, because slim images have no curl.
@@ -25,6 +26,7 @@ from types import FrameType
 
 import uvicorn
 
+from .core.logging import configure_logging
 from .core.settings import Settings, get_settings
 
 # The app factory, as an import string: uvicorn needs one to start several workers.
@@ -89,6 +91,9 @@ def serve(settings: Settings) -> None:
     signal on to each of them. The process then exits 0, whatever the worker count.
     """
     server = settings.server
+    # The supervisor of several workers logs too, and never runs the app factory that sets up
+    # the JSON logging: set it up here, and keep uvicorn from installing its text formatter.
+    configure_logging(settings.app.log_level)
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(
@@ -99,9 +104,12 @@ def serve(settings: Settings) -> None:
             workers=server.workers,
             timeout_graceful_shutdown=server.graceful_timeout,
             timeout_keep_alive=server.keepalive_timeout,
-            proxy_headers=True,
+            # Only proxies named in the settings are believed; with none, no header is read.
+            proxy_headers=bool(server.forwarded_allow_ips),
+            forwarded_allow_ips=list(server.forwarded_allow_ips),
             # The Server header would only tell a scanner which software to try.
             server_header=False,
+            log_config=None,
         )
     finally:
         for sig, handler in previous.items():

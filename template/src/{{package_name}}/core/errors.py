@@ -57,6 +57,16 @@ class PermissionDeniedError(AppError):
     code = "forbidden"
 
 
+class StoredValueError(AppError):
+    """A stored value failed its integrity check (tampered, or moved from another row).
+
+    A server-side fault, not the client's; the value is withheld rather than guessed at.
+    """
+
+    status_code = 500
+    code = "stored_value_unreadable"
+
+
 class RateLimitedError(AppError):
     """Too many attempts in the current window."""
 
@@ -97,9 +107,12 @@ async def _app_error(_: Request, raised: Exception) -> JSONResponse:
     return _json(exc.status_code, error_body(exc.code, exc.message), headers)
 
 
+_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large"}
+
+
 async def _http_error(_: Request, raised: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, raised)
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    code = _HTTP_ERROR_CODES.get(exc.status_code, "http_error")
     return _json(exc.status_code, error_body(code, str(exc.detail)), getattr(exc, "headers", None))
 
 

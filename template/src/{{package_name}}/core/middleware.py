@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: host check, request ids, access log, security headers, body-size limit.
+"""Pure ASGI middleware: host check, request ids, access log, security headers, request limits.
 
 One class does all of it, written against ASGI directly: every layer of middleware is another
 coroutine per request, and ``BaseHTTPMiddleware`` copies every response through an extra task.
@@ -8,6 +8,7 @@ docs/benchmarks-service.md in the template for the figures.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
 )
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
-# /docs (development and staging only) loads Swagger UI's script and styles from a CDN; its
+# /docs (development and testing only) loads Swagger UI's script and styles from a CDN; its
 # pages get a policy that allows exactly that instead of the API's "nothing at all".
 DOCS_CSP = (
     b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -57,13 +58,39 @@ class _BodyTooLargeError(HTTPException):
         super().__init__(413, f"the request body exceeds {limit} bytes", headers={"Connection": "close"})
 
 
-class RequestContextMiddleware:
-    """Check the host, give each request an id, log it, add security headers, bound its body."""
+class _BodyTimeoutError(HTTPException):
+    """The body did not arrive in time; answered 408 by the app's handler, like the 413 above."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, hsts: bool, allowed_hosts: Iterable[str] = ("*",)) -> None:
-        """Wrap ``app``; ``hsts`` adds Strict-Transport-Security (HTTPS deployments)."""
+    def __init__(self, seconds: float) -> None:
+        message = f"the request body did not arrive within {seconds:g} seconds"
+        super().__init__(408, message, headers={"Connection": "close"})
+
+
+class RequestContextMiddleware:
+    """Check the host, give each request an id, log it, add security headers, bound its size and time."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        hsts: bool,
+        allowed_hosts: Iterable[str] = ("*",),
+        *,
+        max_headers: int = 100,
+        max_header_bytes: int = 32_768,
+        body_timeout: float = 15.0,
+    ) -> None:
+        """Wrap ``app``; ``hsts`` adds Strict-Transport-Security (HTTPS deployments).
+
+        ``max_headers`` and ``max_header_bytes`` (names and values together) bound the request
+        headers (431 above either); ``body_timeout`` is the seconds a request's whole body may
+        take to arrive (408 after).
+        """
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_headers = max_headers
+        self.max_header_bytes = max_header_bytes
+        self.body_timeout = body_timeout
         self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
         csp = b"content-security-policy"
         self.docs_headers = tuple((name, DOCS_CSP if name == csp else value) for name, value in self.headers)
@@ -77,9 +104,14 @@ class RequestContextMiddleware:
             return
         # One pass over the request headers (ASGI servers give their names in lowercase).
         host = incoming = length = None
-        has_body = False
+        has_body = two_hosts = False
+        header_bytes = 0
         for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
             if name == b"host":
+                # Starlette reads the first Host header, a check reading the last could be
+                # passed with an allowed name after a forged one: more than one is refused.
+                two_hosts = two_hosts or host is not None
                 host = value
             elif name == b"x-request-id":
                 incoming = value
@@ -115,6 +147,16 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            # The server (httptools) has read the headers by now, so this bounds what the app
+            # handles, not the server's memory; a reverse proxy in front bounds that.
+            if len(scope["headers"]) > self.max_headers or header_bytes > self.max_header_bytes:
+                message = f"the request headers exceed {self.max_headers} fields or {self.max_header_bytes} bytes"
+                await self._send_error(send_with_headers, 431, "headers_too_large", message)
+                return
+            if two_hosts:
+                message = "the request has more than one Host header"
+                await self._send_error(send_with_headers, 400, "invalid_host", message)
+                return
             if not self.hosts.allows(host):
                 message = "the Host header names no host served here"
                 await self._send_error(send_with_headers, 400, "invalid_host", message)
@@ -124,9 +166,14 @@ class RequestContextMiddleware:
                 await self._send_error(send_with_headers, 413, "payload_too_large", message)
                 return
             try:
-                # A body over the limit met while streaming surfaces as an HTTPException and is
-                # answered 413 by the app's own handler. Without a body there is nothing to count.
-                await self.app(scope, self._bounded(receive) if has_body else receive, send_with_headers)
+                # A body over the limit, or one that stops arriving, surfaces as an HTTPException
+                # and is answered 413 or 408 by the app's own handler. Without a body there is
+                # nothing to count or wait for.
+                if has_body:
+                    deadline = asyncio.get_running_loop().time() + self.body_timeout
+                    await self.app(scope, self._bounded(receive, deadline), send_with_headers)
+                else:
+                    await self.app(scope, receive, send_with_headers)
             except Exception:
                 if response_started:
                     raise
@@ -138,17 +185,29 @@ class RequestContextMiddleware:
             log_access(scope["method"], scope["path"], status, round((time.perf_counter() - started) * 1000, 2))
             request_id_var.reset(token)
 
-    def _bounded(self, receive: Receive) -> Receive:
-        """Wrap ``receive`` so a body that grows past the limit raises :class:`_BodyTooLargeError`."""
+    def _bounded(self, receive: Receive, deadline: float) -> Receive:
+        """Wrap ``receive``: a body past the size limit or the ``deadline`` (loop time) raises.
+
+        Only the body has the deadline: once it is complete, the app may wait on ``receive``
+        for as long as it likes (a streaming answer listening for the client to go away).
+        """
         received = 0
+        complete = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTimeoutError(self.body_timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise _BodyTooLargeError(self.max_body_bytes)
+                complete = not message.get("more_body", False)
             return message
 
         return bounded_receive

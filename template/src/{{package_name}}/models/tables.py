@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, ForeignKey, MetaData, String, Text, TypeDecorator, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..core.crypto import field_context
+
 # Named constraints keep Alembic migrations stable across databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -85,3 +87,8 @@ class Item(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     owner: Mapped[User] = relationship(back_populates="items")
+
+    @property
+    def secret_note_context(self) -> str:
+        """What ``secret_note_encrypted`` is bound to: this table, column and row (core/crypto.py)."""
+        return field_context(self.__tablename__, "secret_note", self.id)

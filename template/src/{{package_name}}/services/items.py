@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,12 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cache import SafeCache
-from ..core.crypto import FieldCipher
-from ..core.errors import NotFoundError
+from ..core.crypto import DecryptionError, FieldCipher
+from ..core.errors import NotFoundError, StoredValueError
 from ..core.security import sign, unsign
 from ..core.settings import Settings
 from ..models.schemas import ItemCreate, ItemRead, ItemUpdate
 from ..models.tables import Item, User
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,7 +32,19 @@ class ItemService:
     settings: Settings
 
     def _to_read(self, item: Item) -> ItemRead:
-        note = self.cipher.decrypt(item.secret_note_encrypted) if item.secret_note_encrypted else None
+        """Return the item as the API shows it, its note decrypted.
+
+        Raises:
+            StoredValueError: the note does not decrypt for this row (moved from another row,
+                or tampered with): answered 500, and the value is never shown.
+        """
+        note = None
+        if item.secret_note_encrypted:
+            try:
+                note = self.cipher.decrypt(item.secret_note_encrypted, context=item.secret_note_context)
+            except DecryptionError as exc:
+                logger.error("the secret note of item %s does not decrypt for its row: %s", item.id, exc)
+                raise StoredValueError("a stored value of this item failed its integrity check") from exc
         return ItemRead(
             id=item.id,
             owner_id=item.owner_id,
@@ -77,12 +92,10 @@ class ItemService:
 
     async def create(self, data: ItemCreate, user: User) -> ItemRead:
         """Create an item owned by ``user``."""
-        item = Item(
-            owner_id=user.id,
-            title=data.title,
-            description=data.description,
-            secret_note_encrypted=self.cipher.encrypt(data.secret_note) if data.secret_note is not None else None,
-        )
+        # The id is chosen here rather than at flush: the note is bound to it when encrypted.
+        item = Item(id=uuid.uuid4(), owner_id=user.id, title=data.title, description=data.description)
+        if data.secret_note is not None:
+            item.secret_note_encrypted = self.cipher.encrypt(data.secret_note, context=item.secret_note_context)
         self.session.add(item)
         await self.session.commit()
         return self._to_read(item)
@@ -116,7 +129,9 @@ class ItemService:
             item.description = changes["description"]
         if "secret_note" in changes:
             note = changes["secret_note"]
-            item.secret_note_encrypted = self.cipher.encrypt(note) if note is not None else None
+            item.secret_note_encrypted = (
+                self.cipher.encrypt(note, context=item.secret_note_context) if note is not None else None
+            )
         await self.session.commit()
         await self.cache.delete(self._cache_key(item_id))
         return self._to_read(item)
