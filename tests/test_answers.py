@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import re
 import subprocess
 import sys
 import tomllib
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, Render, copier_cli, copy_project, project_files, snapshot
+from helpers import BIN, ROOT, Render, copier_cli, copy_project, project_files, run, snapshot
 from jinja2.sandbox import SandboxedEnvironment
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
@@ -226,3 +227,91 @@ def test_hostile_text_keeps_the_project_valid(hostile_project: Path) -> None:
         elif path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
     assert checked > 30
+
+
+# ---------------------------------------------------------------------------
+# Package names: nothing the project imports is shadowed, every allowed length lints clean
+# ---------------------------------------------------------------------------
+
+# Import names of the generated project's dependencies (pyproject.toml.jinja), where they differ
+# from the distribution name; None: nothing importable (type stubs).
+IMPORT_NAMES = {
+    "python-multipart": "multipart",
+    "pyyaml": "yaml",
+    "pyjwt": "jwt",
+    "argon2-cffi": "argon2",
+    "email-validator": "email_validator",
+    "pydantic-settings": "pydantic_settings",
+    "pytest-asyncio": "pytest_asyncio",
+    "pytest-cov": "pytest_cov",
+    "factory-boy": "factory",
+    "types-pyyaml": None,
+}
+
+
+def test_every_dependency_of_the_project_is_refused_as_package_name() -> None:
+    text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    # Every "name>=version" string of the dependency lists (the Jinja lines are not TOML).
+    distributions = {match.lower() for match in re.findall(r'^\s*"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?[<>=!~]', text, re.M)}
+    assert {"fastapi", "pyyaml", "pytest", "asyncpg", "redis"} <= distributions, distributions
+    names = {IMPORT_NAMES.get(name, name.replace("-", "_")) for name in distributions} - {None}
+    accepted = sorted(
+        name for name in names if "import name of a dependency" not in validator_message("package_name", name)
+    )
+    assert not accepted, f"dependencies accepted as package_name: {accepted}"
+
+
+@pytest.mark.parametrize("folder", ["tests", "migrations", "config", "scripts", "security", "src", "var"])
+def test_top_level_folders_are_refused_as_package_name(folder: str) -> None:
+    assert f'"{folder}" is a top-level folder' in validator_message("package_name", folder)
+
+
+LONGEST_PACKAGE = "p" * 32
+
+
+@pytest.fixture(scope="module")
+def longest_names(rendered: Render) -> Path:
+    """The project with the longest package name and slug the validators allow."""
+    assert validator_message("package_name", LONGEST_PACKAGE) == ""
+    assert "at most 32" in validator_message("package_name", LONGEST_PACKAGE + "p")
+    return rendered(package_name=LONGEST_PACKAGE, project_slug="s" * 64)
+
+
+def test_the_longest_package_name_passes_ruff_check(longest_names: Path) -> None:
+    run([BIN / "ruff", "check", "--no-cache", "--no-fix", "."], cwd=longest_names)
+
+
+def test_the_longest_package_name_passes_ruff_format(longest_names: Path) -> None:
+    run([BIN / "ruff", "format", "--no-cache", "--check", "."], cwd=longest_names)
+
+
+# ---------------------------------------------------------------------------
+# The prompt reads in an 80-column terminal
+# ---------------------------------------------------------------------------
+
+# What a prompt line holds besides the help: the mark ("🎤", two columns, and a space), two
+# spaces, and questionary's longest hint (" (Use arrow keys)" under a choice question).
+PROMPT_OVERHEAD = 3 + 2 + len(" (Use arrow keys)")
+GROUPS = {"project", "service", "infrastructure", "quality gates"}
+
+
+@pytest.mark.parametrize("question", sorted(QUESTIONS))
+def test_help_fits_an_80_column_terminal_and_names_its_group(question: str) -> None:
+    help_text = QUESTIONS[question]["help"]
+    assert "\n" not in help_text
+    assert len(help_text) + PROMPT_OVERHEAD <= 80, f"{len(help_text)} characters: {help_text!r}"
+    group = re.fullmatch(r"\[([a-z ]+)\] .+", help_text)
+    assert group and group[1] in GROUPS, help_text
+
+
+def test_groups_come_in_the_order_of_the_form() -> None:
+    order = [re.match(r"\[([a-z ]+)\]", spec["help"])[1] for spec in QUESTIONS.values()]
+    seen = list(dict.fromkeys(order))
+    assert seen == ["project", "service", "infrastructure", "quality gates"]
+    assert order == sorted(order, key=seen.index), "a question sits outside its group"
+
+
+def test_every_question_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in QUESTIONS if f"| `{name}` |" not in readme]
+    assert not missing, f"questions the README's Questions table lacks: {missing}"
