@@ -311,7 +311,43 @@ def test_groups_come_in_the_order_of_the_form() -> None:
     assert order == sorted(order, key=seen.index), "a question sits outside its group"
 
 
-def test_every_question_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in QUESTIONS if f"| `{name}` |" not in readme]
-    assert not missing, f"questions the README's Questions table lacks: {missing}"
+# ---------------------------------------------------------------------------
+# The generated README
+# ---------------------------------------------------------------------------
+
+
+def test_the_answers_file_points_to_a_readme_section_that_exists(rendered: Render) -> None:
+    project = rendered()
+    header = (project / ".copier-answers.yml").read_text(encoding="utf-8").split("\n", 2)[1]
+    section = re.search(r'README\'s "([^"]+)" section', header)
+    assert section, header
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert f"\n## {section[1]}\n" in readme
+    updating = readme.split(f"\n## {section[1]}\n", 1)[1].split("\n## ", 1)[0]
+    for step in ("copier update --trust --defaults", "git diff", "make lock", "git commit"):
+        assert step in updating, f"the {section[1]} section lacks {step!r}"
+
+
+def test_the_readme_describes_every_route(rendered: Render) -> None:
+    project = rendered()
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    api = readme.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+    routes = set(re.findall(r'(?:router = APIRouter\(prefix="(/[a-z]+)")', _routes_source(project)))
+    assert routes == {"/auth", "/users", "/items"}
+    for path in (
+        "/auth/register",
+        "/auth/token",
+        "/users/me",
+        "`GET /users`",
+        "/items/{item_id}",
+        "/health/live",
+        "/health/ready",
+    ):
+        assert path in api, f"the API section lacks {path}"
+    assert "python -m my_service.admin promote you@example.com" in api
+    assert "CDN" in api
+
+
+def _routes_source(project: Path) -> str:
+    folder = project / "src" / "my_service" / "api" / "routes"
+    return "".join(path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py")))
