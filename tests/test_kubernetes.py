@@ -80,32 +80,41 @@ def _kustomize_major(kubectl: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def _find_tools() -> dict[str, Path | None]:
-    kubectl: Path | None = TOOLS / "bin" / "kubectl"
-    if not kubectl.is_file():
+def _find_tool(name: str) -> Path | None:
+    if name == "kubectl":
+        if (TOOLS / "bin" / "kubectl").is_file():
+            return TOOLS / "bin" / "kubectl"
         system = shutil.which("kubectl")
-        kubectl = Path(system) if system and _kustomize_major(system) >= 5 else None
-    checkov: Path | None = TOOLS / "checkov" / "bin" / "checkov"
-    if not checkov.is_file():
-        checkov = None
-    return {"kubectl": kubectl, "checkov": checkov}
+        return Path(system) if system and _kustomize_major(system) >= 5 else None
+    checkov = TOOLS / "checkov" / "bin" / "checkov"
+    return checkov if checkov.is_file() else None
 
 
-@pytest.fixture(scope="session")
-def tools() -> dict[str, Path]:
-    """kubectl (Kustomize v5) and checkov; installs them with .ci/tools-k8s.sh when missing."""
-    found = _find_tools()
-    if None in found.values():
-        # One installer at a time when several test workers find the tools missing.
+def _tool(name: str) -> Path:
+    """Return the tool ``name``; install it with .ci/tools-k8s.sh when it is missing."""
+    found = _find_tool(name)
+    if found is None:
+        # One installer at a time when several test workers find the tool missing.
         TOOLS.mkdir(exist_ok=True)
         with (TOOLS / ".install.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if None in _find_tools().values():
-                run(["bash", ROOT / ".ci" / "tools-k8s.sh"], cwd=ROOT, timeout=900)
-        found = _find_tools()
-    missing = [name for name, path in found.items() if path is None]
-    assert not missing, f"{missing} not found after .ci/tools-k8s.sh"
-    return {name: path for name, path in found.items() if path is not None}
+            if _find_tool(name) is None:
+                run(["bash", ROOT / ".ci" / "tools-k8s.sh", name], cwd=ROOT, timeout=900)
+        found = _find_tool(name)
+    assert found is not None, f"{name} not found after .ci/tools-k8s.sh {name}"
+    return found
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Path:
+    """kubectl with Kustomize v5: the machine's, or one .ci/tools-k8s.sh installs."""
+    return _tool("kubectl")
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    """checkov in its own environment (.venv-tools/checkov); installing it needs the package index."""
+    return _tool("checkov")
 
 
 # ---------------------------------------------------------------------------
@@ -126,13 +135,13 @@ def k8s_project(rendered: Render) -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope="session")
-def overlay_objects(k8s_project: Callable[[str], Path], tools: dict[str, Path]) -> Callable[[str, str], list[Any]]:
+def overlay_objects(k8s_project: Callable[[str], Path], kubectl: Path) -> Callable[[str, str], list[Any]]:
     """The rendered objects of ``(variant, overlay)``, rendered once per session."""
     cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def objects(variant: str, overlay: str) -> list[dict[str, Any]]:
         if (variant, overlay) not in cache:
-            cache[variant, overlay] = kustomize(tools["kubectl"], k8s_project(variant), overlay)
+            cache[variant, overlay] = kustomize(kubectl, k8s_project(variant), overlay)
         return cache[variant, overlay]
 
     return objects
@@ -375,7 +384,7 @@ def test_secret_from_keys_generate_supplies_the_required_variables(
     variant: str,
     k8s_project: Callable[[str], Path],
     overlay_objects: Callable[..., Any],
-    tools: dict[str, Path],
+    kubectl: Path,
     tmp_path: Path,
 ) -> None:
     # The README's path from `keys generate` to the Secret, run for real (client side), then held
@@ -395,7 +404,7 @@ def test_secret_from_keys_generate_supplies_the_required_variables(
         (map_name,) = env_refs(container, "ConfigMap")
         # The ConfigMap comes last, so its APP_ENV beats the one in the Secret's file.
         assert [next(iter(source)) for source in container["envFrom"]] == ["secretRef", "configMapRef"]
-        secret = secret_from_env_file(tools["kubectl"], secret_name, generate_env_file(project, overlay, tmp_path))
+        secret = secret_from_env_file(kubectl, secret_name, generate_env_file(project, overlay, tmp_path))
         kubernetes_validate.validate(secret, KUBERNETES_VERSIONS[-1], strict=True)
         from_secret = secret_values(secret)
         from_map = config_map_data(objects, map_name)
@@ -409,8 +418,10 @@ def test_secret_from_keys_generate_supplies_the_required_variables(
             assert env_refs(other, "Secret") == [secret_name] and env_refs(other, "ConfigMap") == [map_name]
 
 
+# Slow tier: the first run installs checkov from the package index (.ci/tools-k8s.sh).
+@pytest.mark.slow
 def test_checkov_passes_manifests_and_dockerfile(
-    k8s_project: Callable[[str], Path], overlay_objects: Callable[..., Any], tools: dict[str, Path], tmp_path: Path
+    k8s_project: Callable[[str], Path], overlay_objects: Callable[..., Any], checkov: Path, tmp_path: Path
 ) -> None:
     # Only what is applied is scanned: the rendered overlays (the base alone is never deployed),
     # of every variant, with its Dockerfile; one run, as checkov takes long to start.
@@ -421,7 +432,7 @@ def test_checkov_passes_manifests_and_dockerfile(
             rendered_yaml = yaml.safe_dump_all(overlay_objects(variant, overlay), sort_keys=False)
             (folder / f"{overlay}.yaml").write_text(rendered_yaml, encoding="utf-8")
         shutil.copy(k8s_project(variant) / "Dockerfile", folder / "Dockerfile")
-    command = [tools["checkov"], "--directory", tmp_path, "--framework", "kubernetes", "dockerfile"]
+    command = [checkov, "--directory", tmp_path, "--framework", "kubernetes", "dockerfile"]
     # JSON with every result (no --quiet: it drops the skipped checks and their reasons).
     command += ["--output", "json", "--compact", "--skip-download"]
     result = subprocess.run(
@@ -709,7 +720,7 @@ def built(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Ite
 @pytest.mark.slow
 @pytest.mark.parametrize("built", list(VARIANTS), indirect=True)
 def test_built_image_answers_the_probes_as_the_deployment_declares(
-    built: tuple[str, Path], engine: Engine, tools: dict[str, Path], tmp_path: Path
+    built: tuple[str, Path], engine: Engine, kubectl: Path, tmp_path: Path
 ) -> None:
     tag, project = built
 
@@ -717,7 +728,7 @@ def test_built_image_answers_the_probes_as_the_deployment_declares(
         return engine.run(*args, check=False, timeout=timeout)
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    objects = kustomize(tools["kubectl"], project, "production")
+    objects = kustomize(kubectl, project, "production")
     spec = pod_spec(one(objects, "Deployment"))
     container = server_container(objects)
     assert docker("image", "inspect", "--format", "{{.Config.User}}", tag).stdout.strip() == (
@@ -730,7 +741,7 @@ def test_built_image_answers_the_probes_as_the_deployment_declares(
     # /tmp emptyDir, the cache the in-process one. Everything else is production's: keys
     # checked, hosts allowed, workers, timeouts.
     (secret_name,) = env_refs(container, "Secret")
-    secret = secret_from_env_file(tools["kubectl"], secret_name, generate_env_file(project, "production", tmp_path))
+    secret = secret_from_env_file(kubectl, secret_name, generate_env_file(project, "production", tmp_path))
     env = {**secret_values(secret), **config_map_data(objects, env_refs(container, "ConfigMap")[0])}
     if answers["use_postgres"]:
         env["DATABASE_URL"] = "sqlite+aiosqlite:////tmp/probe.db"
