@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import BIN, ROOT, Render, copier_cli, copy_project, project_files, run, snapshot
+from helpers import BIN, ROOT, Render, copier_cli, copy_project, example_answers, project_files, run, snapshot
 from jinja2.sandbox import SandboxedEnvironment
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
@@ -56,6 +56,9 @@ def copy_cli(dst: Path, *data: str) -> subprocess.CompletedProcess[str]:
 # ---------------------------------------------------------------------------
 
 
+# Slow tier: one Copier process per value (the fast tier refuses them in process, see
+# test_answers_robust.py).
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_ANSWERS, ids=bad_id)
 def test_bad_answer_is_rejected_and_nothing_is_written(case: tuple[str, str, list[str]], tmp_path: Path) -> None:
     question, value, expected = case
@@ -69,6 +72,7 @@ def test_bad_answer_is_rejected_and_nothing_is_written(case: tuple[str, str, lis
     assert not dst.exists(), f"a rejected copy left {sorted(p.name for p in dst.iterdir())}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     [case for case in BAD_ANSWERS if case[1] in {"json", "nope", "101"}],
@@ -344,10 +348,13 @@ def test_the_readme_describes_every_route(rendered: Render) -> None:
         "/health/ready",
     ):
         assert path in api, f"the API section lacks {path}"
-    assert "python -m my_service.admin promote you@example.com" in api
+    assert f"python -m {PACKAGE}.admin promote you@example.com" in api
     assert "CDN" in api
 
 
+PACKAGE = example_answers()["package_name"]
+
+
 def _routes_source(project: Path) -> str:
-    folder = project / "src" / "my_service" / "api" / "routes"
+    folder = project / "src" / PACKAGE / "api" / "routes"
     return "".join(path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py")))
