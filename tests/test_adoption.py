@@ -213,6 +213,7 @@ def test_failed_copy_with_a_bad_answer_writes_nothing(template: Path, tmp_path: 
     assert tree(repo) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_tracked", [True, False], ids=["env-committed", "env-ignored"])
 def test_failed_hook_keeps_every_existing_file(template: Path, tmp_path: Path, env_tracked: bool) -> None:
     """The hook fails (legacy config in another format; a committed .env) after rendering."""

@@ -60,7 +60,17 @@ def scratch(project: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize(("use_postgres", "use_redis"), [(True, True), (True, False), (False, True), (False, False)])
+# The fast tier checks the two ends; the mixed pairs run in the slow tier (a render and two
+# ops runs each).
+@pytest.mark.parametrize(
+    ("use_postgres", "use_redis"),
+    [
+        (True, True),
+        pytest.param(True, False, marks=pytest.mark.slow),
+        pytest.param(False, True, marks=pytest.mark.slow),
+        (False, False),
+    ],
+)
 def test_config_validate_and_sync_pass_for_every_combination(
     tmp_path: Path, use_postgres: bool, use_redis: bool
 ) -> None:
@@ -158,6 +168,8 @@ def _deps_check(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+# The lock tests need the package index (uv lock): slow tier.
+@pytest.mark.slow
 def test_lock_and_exports_are_generated_and_pass_deps_check(scratch: Path) -> None:
     assert (scratch / "uv.lock").is_file(), "the hook locks on first copy when the index is reachable"
     requirements = (scratch / "requirements/production.txt").read_text()
@@ -170,6 +182,7 @@ def test_lock_and_exports_are_generated_and_pass_deps_check(scratch: Path) -> No
     assert "fastapi" in result.stdout
 
 
+@pytest.mark.slow
 def test_app_lock_holds_no_security_scanner(project: Path) -> None:
     lock = tomllib.loads((project / "uv.lock").read_text())
     names = {package["name"] for package in lock["package"]}
@@ -177,6 +190,7 @@ def test_app_lock_holds_no_security_scanner(project: Path) -> None:
     assert {"fastapi", "sqlalchemy", "pydantic-settings"} <= names
 
 
+@pytest.mark.slow
 def test_hand_edited_pyproject_fails_deps_check_and_says_why(scratch: Path) -> None:
     _sync(scratch)
     pyproject = scratch / "pyproject.toml"
@@ -187,6 +201,7 @@ def test_hand_edited_pyproject_fails_deps_check_and_says_why(scratch: Path) -> N
     assert "fix: make lock" in result.stdout
 
 
+@pytest.mark.slow
 def test_stale_requirements_export_fails_deps_check(scratch: Path) -> None:
     _sync(scratch)
     requirements = scratch / "requirements/production.txt"
