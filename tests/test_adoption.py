@@ -181,6 +181,7 @@ def test_copy_without_overwrite_and_without_terminal_stops_before_changing_anyth
     assert {path for path, code in status(repo).items() if code != "??"} == set(), status(repo)
 
 
+@pytest.mark.slow
 def test_copy_in_a_terminal_asks_before_each_overwrite(template: Path, tmp_path: Path) -> None:
     repo = make_legacy_repo(tmp_path / "legacy")
     before = tree(repo)

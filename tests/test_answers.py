@@ -139,6 +139,9 @@ def test_good_package_names_pass(name: str) -> None:
 # ---------------------------------------------------------------------------
 
 
+# Slow tier: a Copier process of its own (the fast tier renders with --defaults through the API
+# and answers every prompt with its default in test_answers_robust.py).
+@pytest.mark.slow
 def test_defaults_need_no_data(tmp_path: Path) -> None:
     dst = tmp_path / "project"
     result = copy_cli(dst)

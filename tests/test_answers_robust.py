@@ -675,7 +675,7 @@ FUZZ = {
 }
 
 
-@settings(max_examples=20, **FUZZ)
+@settings(max_examples=10, **FUZZ)
 @given(answers=answer_sets())
 def test_escaping_quick(free_text_template: Path, answers: dict[str, str]) -> None:
     check_escaping(free_text_template, answers)

@@ -60,15 +60,15 @@ def scratch(project: Path, tmp_path: Path) -> Path:
     return copy
 
 
-# The fast tier checks the two ends; the mixed pairs run in the slow tier (a render and two
-# ops runs each).
+# The fast tier checks the defaults; the other pairs run in the slow tier (a render and two ops
+# runs each).
 @pytest.mark.parametrize(
     ("use_postgres", "use_redis"),
     [
         (True, True),
         pytest.param(True, False, marks=pytest.mark.slow),
         pytest.param(False, True, marks=pytest.mark.slow),
-        (False, False),
+        pytest.param(False, False, marks=pytest.mark.slow),
     ],
 )
 def test_config_validate_and_sync_pass_for_every_combination(

@@ -46,6 +46,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pg-redis": {"use_postgres": True, "use_redis": True},
     "nopg-noredis": {"use_postgres": False, "use_redis": False},
 }
+# The fast tier checks the manifests of the PostgreSQL and Redis variant; the slow tier both.
+VARIANT_PARAMS = ["pg-redis", pytest.param("nopg-noredis", marks=pytest.mark.slow)]
 OVERLAYS = ("staging", "production")
 # The oldest and the newest schemas kubernetes-validate ships (its version is pinned in uv.lock).
 KUBERNETES_VERSIONS = ("1.25.0", "1.37.0")
@@ -302,7 +304,7 @@ def test_compose_renders_no_kubernetes(rendered: Render) -> None:
     assert "## Kubernetes" not in (project / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_kubernetes_renders_base_and_overlays(variant: str, k8s_project: Callable[[str], Path]) -> None:
     project = k8s_project(variant)
     root = project / "deploy" / "kubernetes"
@@ -336,7 +338,7 @@ def test_slug_too_long_for_kubernetes_names_is_rejected(tmp_path: Path) -> None:
     assert not dst.exists() or not any(dst.iterdir())
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_manifest_sources_pass_yamllint(variant: str, k8s_project: Callable[[str], Path]) -> None:
     # The generated project's YAML rules (tests/test_delivery.py uses the same settings).
     files = sorted((k8s_project(variant) / "deploy").rglob("*.yaml"))
@@ -350,7 +352,7 @@ def test_manifest_sources_pass_yamllint(variant: str, k8s_project: Callable[[str
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_overlay_renders_every_object(variant: str, overlay: str, overlay_objects: Callable[..., Any]) -> None:
     objects = overlay_objects(variant, overlay)
     kinds = sorted(obj["kind"] for obj in objects)
@@ -368,7 +370,7 @@ def test_overlay_renders_every_object(variant: str, overlay: str, overlay_object
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_objects_match_kubernetes_schemas_strictly(
     variant: str, overlay: str, version: str, overlay_objects: Callable[..., Any]
 ) -> None:
@@ -379,7 +381,7 @@ def test_objects_match_kubernetes_schemas_strictly(
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} is not valid Kubernetes {version}: {exc}")
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_secret_from_keys_generate_supplies_the_required_variables(
     variant: str,
     k8s_project: Callable[[str], Path],
@@ -470,7 +472,7 @@ def test_checkov_passes_manifests_and_dockerfile(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_probes_port_and_command_match_the_service_and_image(
     variant: str, overlay: str, k8s_project: Callable[[str], Path], overlay_objects: Callable[..., Any]
 ) -> None:
@@ -509,7 +511,7 @@ def test_probes_port_and_command_match_the_service_and_image(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_pods_are_hardened_as_the_image_user(
     variant: str, overlay: str, k8s_project: Callable[[str], Path], overlay_objects: Callable[..., Any]
 ) -> None:
@@ -543,7 +545,7 @@ def test_pods_are_hardened_as_the_image_user(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_shutdown_outlasts_the_graceful_timeout(
     variant: str, overlay: str, k8s_project: Callable[[str], Path], overlay_objects: Callable[..., Any]
 ) -> None:
@@ -559,7 +561,7 @@ def test_shutdown_outlasts_the_graceful_timeout(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_network_policy_and_scaling_fit_the_answers(
     variant: str, overlay: str, k8s_project: Callable[[str], Path], overlay_objects: Callable[..., Any]
 ) -> None:
