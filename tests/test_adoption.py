@@ -181,6 +181,7 @@ def test_copy_without_overwrite_and_without_terminal_stops_before_changing_anyth
     assert {path for path, code in status(repo).items() if code != "??"} == set(), status(repo)
 
 
+@pytest.mark.slow
 def test_copy_in_a_terminal_asks_before_each_overwrite(template: Path, tmp_path: Path) -> None:
     repo = make_legacy_repo(tmp_path / "legacy")
     before = tree(repo)
@@ -213,6 +214,7 @@ def test_failed_copy_with_a_bad_answer_writes_nothing(template: Path, tmp_path: 
     assert tree(repo) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_tracked", [True, False], ids=["env-committed", "env-ignored"])
 def test_failed_hook_keeps_every_existing_file(template: Path, tmp_path: Path, env_tracked: bool) -> None:
     """The hook fails (legacy config in another format; a committed .env) after rendering."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import re
 import subprocess
 import sys
 import tomllib
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, Render, copier_cli, copy_project, project_files, snapshot
+from helpers import BIN, ROOT, Render, copier_cli, copy_project, example_answers, project_files, run, snapshot
 from jinja2.sandbox import SandboxedEnvironment
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
@@ -58,6 +59,9 @@ def copy_cli(dst: Path, *data: str) -> subprocess.CompletedProcess[str]:
 # ---------------------------------------------------------------------------
 
 
+# Slow tier: one Copier process per value (the fast tier refuses them in process, see
+# test_answers_robust.py).
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_ANSWERS, ids=bad_id)
 def test_bad_answer_is_rejected_and_nothing_is_written(case: tuple[str, str, list[str]], tmp_path: Path) -> None:
     question, value, expected = case
@@ -71,6 +75,7 @@ def test_bad_answer_is_rejected_and_nothing_is_written(case: tuple[str, str, lis
     assert not dst.exists(), f"a rejected copy left {sorted(p.name for p in dst.iterdir())}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     [case for case in BAD_ANSWERS if case[1] in {"json", "nope", "101"}],
@@ -137,6 +142,9 @@ def test_good_package_names_pass(name: str) -> None:
 # ---------------------------------------------------------------------------
 
 
+# Slow tier: a Copier process of its own (the fast tier renders with --defaults through the API
+# and answers every prompt with its default in test_answers_robust.py).
+@pytest.mark.slow
 def test_defaults_need_no_data(tmp_path: Path) -> None:
     dst = tmp_path / "project"
     result = copy_cli(dst)
@@ -229,3 +237,130 @@ def test_hostile_text_keeps_the_project_valid(hostile_project: Path) -> None:
         elif path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
     assert checked > 30
+
+
+# ---------------------------------------------------------------------------
+# Package names: nothing the project imports is shadowed, every allowed length lints clean
+# ---------------------------------------------------------------------------
+
+# Import names of the generated project's dependencies (pyproject.toml.jinja), where they differ
+# from the distribution name; None: nothing importable (type stubs).
+IMPORT_NAMES = {
+    "python-multipart": "multipart",
+    "pyyaml": "yaml",
+    "pyjwt": "jwt",
+    "argon2-cffi": "argon2",
+    "email-validator": "email_validator",
+    "pydantic-settings": "pydantic_settings",
+    "pytest-asyncio": "pytest_asyncio",
+    "pytest-cov": "pytest_cov",
+    "factory-boy": "factory",
+    "types-pyyaml": None,
+}
+
+
+def test_every_dependency_of_the_project_is_refused_as_package_name() -> None:
+    text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    # Every "name>=version" string of the dependency lists (the Jinja lines are not TOML).
+    distributions = {match.lower() for match in re.findall(r'^\s*"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?[<>=!~]', text, re.M)}
+    assert {"fastapi", "pyyaml", "pytest", "asyncpg", "redis"} <= distributions, distributions
+    names = {IMPORT_NAMES.get(name, name.replace("-", "_")) for name in distributions} - {None}
+    accepted = sorted(
+        name for name in names if "import name of a dependency" not in validator_message("package_name", name)
+    )
+    assert not accepted, f"dependencies accepted as package_name: {accepted}"
+
+
+@pytest.mark.parametrize("folder", ["tests", "migrations", "config", "scripts", "security", "src", "var"])
+def test_top_level_folders_are_refused_as_package_name(folder: str) -> None:
+    assert f'"{folder}" is a top-level folder' in validator_message("package_name", folder)
+
+
+LONGEST_PACKAGE = "p" * 32
+
+
+@pytest.fixture(scope="module")
+def longest_names(rendered: Render) -> Path:
+    """The project with the longest package name and slug the validators allow."""
+    assert validator_message("package_name", LONGEST_PACKAGE) == ""
+    assert "at most 32" in validator_message("package_name", LONGEST_PACKAGE + "p")
+    return rendered(package_name=LONGEST_PACKAGE, project_slug="s" * 64)
+
+
+def test_the_longest_package_name_passes_ruff_check(longest_names: Path) -> None:
+    run([BIN / "ruff", "check", "--no-cache", "--no-fix", "."], cwd=longest_names)
+
+
+def test_the_longest_package_name_passes_ruff_format(longest_names: Path) -> None:
+    run([BIN / "ruff", "format", "--no-cache", "--check", "."], cwd=longest_names)
+
+
+# ---------------------------------------------------------------------------
+# The prompt reads in an 80-column terminal
+# ---------------------------------------------------------------------------
+
+# What a prompt line holds besides the help: the mark ("🎤", two columns, and a space), two
+# spaces, and questionary's longest hint (" (Use arrow keys)" under a choice question).
+PROMPT_OVERHEAD = 3 + 2 + len(" (Use arrow keys)")
+GROUPS = {"project", "service", "infrastructure", "quality gates"}
+
+
+@pytest.mark.parametrize("question", sorted(QUESTIONS))
+def test_help_fits_an_80_column_terminal_and_names_its_group(question: str) -> None:
+    help_text = QUESTIONS[question]["help"]
+    assert "\n" not in help_text
+    assert len(help_text) + PROMPT_OVERHEAD <= 80, f"{len(help_text)} characters: {help_text!r}"
+    group = re.fullmatch(r"\[([a-z ]+)\] .+", help_text)
+    assert group and group[1] in GROUPS, help_text
+
+
+def test_groups_come_in_the_order_of_the_form() -> None:
+    order = [re.match(r"\[([a-z ]+)\]", spec["help"])[1] for spec in QUESTIONS.values()]
+    seen = list(dict.fromkeys(order))
+    assert seen == ["project", "service", "infrastructure", "quality gates"]
+    assert order == sorted(order, key=seen.index), "a question sits outside its group"
+
+
+# ---------------------------------------------------------------------------
+# The generated README
+# ---------------------------------------------------------------------------
+
+
+def test_the_answers_file_points_to_a_readme_section_that_exists(rendered: Render) -> None:
+    project = rendered()
+    header = (project / ".copier-answers.yml").read_text(encoding="utf-8").split("\n", 2)[1]
+    section = re.search(r'README\'s "([^"]+)" section', header)
+    assert section, header
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert f"\n## {section[1]}\n" in readme
+    updating = readme.split(f"\n## {section[1]}\n", 1)[1].split("\n## ", 1)[0]
+    for step in ("copier update --trust --defaults", "git diff", "make lock", "git commit"):
+        assert step in updating, f"the {section[1]} section lacks {step!r}"
+
+
+def test_the_readme_describes_every_route(rendered: Render) -> None:
+    project = rendered()
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    api = readme.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+    routes = set(re.findall(r'(?:router = APIRouter\(prefix="(/[a-z]+)")', _routes_source(project)))
+    assert routes == {"/auth", "/users", "/items"}
+    for path in (
+        "/auth/register",
+        "/auth/token",
+        "/users/me",
+        "`GET /users`",
+        "/items/{item_id}",
+        "/health/live",
+        "/health/ready",
+    ):
+        assert path in api, f"the API section lacks {path}"
+    assert f"python -m {PACKAGE}.admin promote you@example.com" in api
+    assert "CDN" in api
+
+
+PACKAGE = example_answers()["package_name"]
+
+
+def _routes_source(project: Path) -> str:
+    folder = project / "src" / PACKAGE / "api" / "routes"
+    return "".join(path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py")))

@@ -53,7 +53,17 @@ def scratch(project: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize(("use_postgres", "use_redis"), [(True, True), (True, False), (False, True), (False, False)])
+# The fast tier checks the defaults; the other pairs run in the slow tier (a render and two ops
+# runs each).
+@pytest.mark.parametrize(
+    ("use_postgres", "use_redis"),
+    [
+        (True, True),
+        pytest.param(True, False, marks=pytest.mark.slow),
+        pytest.param(False, True, marks=pytest.mark.slow),
+        pytest.param(False, False, marks=pytest.mark.slow),
+    ],
+)
 def test_config_validate_and_sync_pass_for_every_combination(
     tmp_path: Path, use_postgres: bool, use_redis: bool
 ) -> None:
@@ -146,6 +156,8 @@ def _deps_check(project: Path) -> subprocess.CompletedProcess[str]:
     return prodready(project, "deps", "check", env=env)
 
 
+# The lock tests need the package index (uv lock): slow tier.
+@pytest.mark.slow
 def test_lock_and_exports_are_generated_and_pass_deps_check(scratch: Path) -> None:
     assert (scratch / "uv.lock").is_file(), "the hook locks on first copy when the index is reachable"
     requirements = (scratch / "requirements/production.txt").read_text()
@@ -158,6 +170,7 @@ def test_lock_and_exports_are_generated_and_pass_deps_check(scratch: Path) -> No
     assert "fastapi" in result.stdout
 
 
+@pytest.mark.slow
 def test_app_lock_holds_no_security_scanner(project: Path) -> None:
     lock = tomllib.loads((project / "uv.lock").read_text())
     names = {package["name"] for package in lock["package"]}
@@ -165,6 +178,7 @@ def test_app_lock_holds_no_security_scanner(project: Path) -> None:
     assert {"fastapi", "sqlalchemy", "pydantic-settings"} <= names
 
 
+@pytest.mark.slow
 def test_hand_edited_pyproject_fails_deps_check_and_says_why(scratch: Path) -> None:
     _sync(scratch)
     pyproject = scratch / "pyproject.toml"
@@ -175,6 +189,7 @@ def test_hand_edited_pyproject_fails_deps_check_and_says_why(scratch: Path) -> N
     assert "fix: make lock" in result.stdout
 
 
+@pytest.mark.slow
 def test_stale_requirements_export_fails_deps_check(scratch: Path) -> None:
     _sync(scratch)
     requirements = scratch / "requirements/production.txt"

@@ -16,6 +16,21 @@ from typing import Any
 
 import pytest
 from helpers import ROOT, copy_project, example_answers, project_env, run
+from test_answers import validator_message
+
+# Prints the top-level import names of every distribution installed in the project's environment.
+TOP_LEVEL_NAMES = """
+import importlib.metadata as metadata
+names = set()
+for dist in metadata.distributions():
+    names.update((dist.read_text("top_level.txt") or "").split())
+    for file in dist.files or []:
+        if len(file.parts) > 1 and not file.parts[0].endswith((".dist-info", ".data")):
+            names.add(file.parts[0])
+        elif file.suffix == ".py":
+            names.add(file.stem)
+print(" ".join(sorted(name for name in names if name.isidentifier() and name.islower() and name[0] != "_")))
+"""
 
 PROJECTS = [
     pytest.param({}, id="defaults"),
@@ -29,6 +44,10 @@ def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_pa
     project = copy_project(tmp_path / "project", **answers)
     env = project_env()
     run(["make", "setup"], cwd=project, env=env)
+    installed = run([project / ".venv" / "bin" / "python", "-c", TOP_LEVEL_NAMES], cwd=project, env=env).stdout.split()
+    package = {**example_answers(), **answers}["package_name"]
+    shadowing = [name for name in installed if name != package and not validator_message("package_name", name)]
+    assert not shadowing, f"package names that would shadow an installed module but are accepted: {shadowing}"
     result = run(["make", "lint", "typecheck", "test", "test-reliability"], cwd=project, env=env, timeout=1200)
     output = result.stdout + result.stderr
     # `make test` already fails on "no tests ran" (pytest exit 5) and on the coverage gate;

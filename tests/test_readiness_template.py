@@ -79,6 +79,9 @@ def load_hook() -> ModuleType:
 
 
 # --- a fresh project ----------------------------------------------------------------------
+# Slow tier: the score counts the lock file, which the hook writes only when the package index
+# answers (uv lock); and each combination is a render of its own.
+@pytest.mark.slow
 @pytest.mark.parametrize(("use_postgres", "use_redis", "ci_provider"), COMBINATIONS)
 def test_fresh_project_scores_an_a_in_static_mode(
     rendered: Render, use_postgres: bool, use_redis: bool, ci_provider: str
@@ -263,6 +266,8 @@ def test_a_failing_validation_exits_non_zero_names_the_check_and_deletes_nothing
     assert snapshot(scratch) == before
 
 
+# Slow tier: the scratch project must have been locked by the hook (package index).
+@pytest.mark.slow
 def test_update_runs_no_git_init_and_no_lock(scratch: Path) -> None:
     shutil.rmtree(scratch / ".git", ignore_errors=True)
     shutil.rmtree(scratch / "requirements")

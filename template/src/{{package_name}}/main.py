@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from . import __version__
+from . import __version__, about
 from .api.routes import auth, health, items, users
 from .cache import create_cache
 from .core.crypto import FieldCipher
@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app for ``settings`` (default: loaded from the environment)."""
     settings = settings or get_settings()
-    configure_logging(settings.app.log_level, settings.app.access_log_flush_seconds)
+    configure_logging(
+        settings.app.log_level, settings.app.access_log_flush_seconds, development=settings.app_env == "development"
+    )
     hashing = settings.password_hashing
     configure_password_hashing(hashing.time_cost, hashing.memory_kib, hashing.parallelism)
     policies = get_policies()
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs = settings.app.docs_enabled
     app = FastAPI(
         title=settings.app.name,
+        description=about.description(),
         version=__version__,
         lifespan=lifespan,
         docs_url="/docs" if docs else None,

@@ -1,4 +1,8 @@
-"""JSON logging with the request id of the request being served."""
+"""Logging with the request id of the request being served: JSON lines, or readable ones.
+
+JSON lines everywhere a machine reads the log (containers, CI, files); readable lines only for a
+developer's terminal (``configure_logging(..., development=True)`` with stderr a terminal).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ from typing import TextIO, cast
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 access_logger = logging.getLogger("access")
 
-# Attributes every LogRecord has; anything else was passed with `extra=` and is logged too.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else was passed with `extra=` and is logged too,
+# except uvicorn's `color_message`: the message again, with ANSI colour codes for its own
+# formatter, which would put escape sequences into every line.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
 # One encoder for every line: json.dumps with options would build a new one per call.
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 # How that encoder writes a string (ensure_ascii=False: escapes quotes, backslashes, controls).
@@ -40,6 +46,11 @@ class _Clock:
         return f"{text}.{int(msecs):03d}+00:00"
 
 
+def _extra_fields(record: logging.LogRecord) -> dict[str, object]:
+    """Return the fields passed with ``extra=`` (private ones, starting with ``_``, left out)."""
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD and not key.startswith("_")}
+
+
 class JsonFormatter(logging.Formatter):
     """Format records as one JSON object per line."""
 
@@ -56,12 +67,27 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": request_id_var.get(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                payload[key] = value
+        payload.update(_extra_fields(record))
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return _ENCODER.encode(payload)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Readable lines for a developer's terminal: local time, level, logger, message, fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return ``12:34:56.789 INFO    logger: message  request_id=… key=value``."""
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        line = f"{clock}.{int(record.msecs):03d} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        fields = _extra_fields(record)
+        if (request_id := request_id_var.get()) != "-":
+            fields = {"request_id": request_id, **fields}
+        if fields:
+            line += "  " + " ".join(f"{key}={value}" for key, value in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 def _access_record(message: str) -> logging.LogRecord:
@@ -71,6 +97,9 @@ def _access_record(message: str) -> logging.LogRecord:
 
 class JsonHandler(logging.StreamHandler[TextIO]):
     """The service's handler: JSON lines on stderr (what container platforms collect).
+
+    With ``readable=True`` it writes :class:`ConsoleFormatter` lines instead (a developer's
+    terminal); access lines then travel as regular records (see :func:`log_access`).
 
     Access lines can be held back and written in batches (``access_flush_seconds`` > 0), the
     way nginx's ``access_log ... buffer= flush=`` does: one write per batch instead of one per
@@ -82,10 +111,10 @@ class JsonHandler(logging.StreamHandler[TextIO]):
     at most ``access_flush_seconds`` worth.
     """
 
-    def __init__(self, access_flush_seconds: float = 0.0) -> None:
+    def __init__(self, access_flush_seconds: float = 0.0, *, readable: bool = False) -> None:
         """Write to stderr; hold access lines up to ``access_flush_seconds`` (0: write each at once)."""
         super().__init__(sys.stderr)
-        self.setFormatter(JsonFormatter())
+        self.setFormatter(ConsoleFormatter() if readable else JsonFormatter())
         self.access_flush_seconds = access_flush_seconds
         self._held: list[str] = []
         self._held_chars = 0
@@ -164,14 +193,16 @@ class JsonHandler(logging.StreamHandler[TextIO]):
         super().flush()
 
 
-def configure_logging(level: str, access_flush_seconds: float = 0.0) -> None:
-    """Send every log record to stderr as JSON at ``level``.
+def configure_logging(level: str, access_flush_seconds: float = 0.0, *, development: bool = False) -> None:
+    """Send every log record to stderr at ``level``: JSON, or readable lines in development.
 
-    ``access_flush_seconds`` > 0 writes access lines in batches at most that far apart
-    (see :class:`JsonHandler`); 0 writes each line as its request ends.
+    ``development`` and a terminal on stderr give :class:`ConsoleFormatter` lines; anything else
+    (a container, CI, a redirect to a file) gets JSON. ``access_flush_seconds`` > 0 writes
+    access lines in batches at most that far apart (see :class:`JsonHandler`); 0 writes each
+    line as its request ends.
     """
     root = logging.getLogger()
-    root.handlers[:] = [JsonHandler(access_flush_seconds)]
+    root.handlers[:] = [JsonHandler(access_flush_seconds, readable=development and sys.stderr.isatty())]
     root.setLevel(level)
     # The JSON lines never show thread or process names, so records skip looking them up (the
     # "Optimization" flags of the logging HOWTO).

@@ -89,3 +89,18 @@ async def list_users(session: AsyncSession, limit: int, offset: int) -> tuple[li
     total = await session.scalar(select(func.count()).select_from(User))
     result = await session.execute(select(User).order_by(User.created_at, User.id).limit(limit).offset(offset))
     return list(result.scalars()), int(total or 0)
+
+
+async def promote(session: AsyncSession, email: str) -> User:
+    """Give the user with ``email`` the admin role (already an admin: nothing changes).
+
+    Raises:
+        NotFoundError: no user has this email.
+    """
+    user = await get_by_email(session, email)
+    if user is None:
+        raise NotFoundError("user not found")
+    if user.role != "admin":
+        user.role = "admin"
+        await session.commit()
+    return user
