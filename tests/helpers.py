@@ -41,11 +41,11 @@ def example_answers() -> dict[str, Any]:
     return answers
 
 
-def copy_project(dst: Path | str, **answers: Any) -> Path:
+def copy_project(dst: Path | str, *, skip_tasks: bool = False, **answers: Any) -> Path:
     """Render the working tree into ``dst`` with the example answers overridden by ``answers``.
 
     Same as ``copier copy --defaults --trust --vcs-ref=HEAD --data ... ROOT dst``, including the
-    post-generation hook; a failing hook raises. Returns the project's path.
+    post-generation hook unless ``skip_tasks``; a failing hook raises. Returns the project's path.
     """
     from copier import run_copy  # imported late: it takes about a second
 
@@ -53,7 +53,16 @@ def copy_project(dst: Path | str, **answers: Any) -> Path:
     with warnings.catch_warnings():
         # "Dirty template changes included automatically" is exactly what the tests want.
         warnings.simplefilter("ignore")
-        run_copy(str(ROOT), str(dst), data=data, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
+        run_copy(
+            str(ROOT),
+            str(dst),
+            data=data,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
+            skip_tasks=skip_tasks,
+        )
     return Path(dst)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT, copy_project, example_answers, project_env, run
+from helpers import copy_project, example_answers, project_env, run
 from test_answers import validator_message
 
 # Prints the top-level import names of every distribution installed in the project's environment.
@@ -60,10 +60,7 @@ def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_pa
 
 @pytest.mark.slow
 def test_make_setup_installs_uv_on_a_machine_with_only_python_git_and_make(tmp_path: Path) -> None:
-    from copier import run_copy
-
-    project = tmp_path / "project"
-    run_copy(str(ROOT), str(project), data=example_answers(), defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
+    project = copy_project(tmp_path / "project")
     home = tmp_path / "home"
     home.mkdir()
     # The system's own programs and the project's Python (uv never downloads one here), no uv

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -335,21 +334,7 @@ def test_make_setup_does_what_the_hook_does() -> None:
 
 @pytest.mark.slow
 def test_skip_tasks_then_make_setup(tmp_path: Path) -> None:
-    from copier import run_copy
-
-    project = tmp_path / "svc"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_copy(
-            str(ROOT),
-            str(project),
-            data=example_answers(),
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",
-            skip_tasks=True,
-        )
+    project = copy_project(tmp_path / "svc", skip_tasks=True)
     assert not (project / ".env").exists()
     assert not (project / "uv.lock").exists()
 

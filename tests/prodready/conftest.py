@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, example_answers
+from helpers import copy_project
 
 # What prodready reads from a generated project; nothing else is copied into a scratch project.
 PROJECT_FILES = ("config", "security", ".env.example", ".env.production.template")
@@ -29,23 +28,7 @@ def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The post-generation hook is skipped: what it does (``keys ensure``, ``git init``) is what
     these tests exercise one step at a time, in their own copies.
     """
-    from copier import run_copy  # imported late: it takes about a second
-
-    destination = tmp_path_factory.mktemp("rendered") / "project"
-    with warnings.catch_warnings():
-        # "Dirty template changes included automatically" is exactly what the tests want.
-        warnings.simplefilter("ignore")
-        run_copy(
-            str(ROOT),
-            str(destination),
-            data=example_answers(),
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",
-            skip_tasks=True,
-        )
-    return destination
+    return copy_project(tmp_path_factory.mktemp("rendered") / "project", skip_tasks=True)
 
 
 @pytest.fixture(scope="session")
