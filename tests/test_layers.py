@@ -22,8 +22,9 @@ ALLOWED = {
     "db": {"core"},
     "services": {"core", "models", "cache", "utils"},
     "api": {"core", "models", "cache", "services", "db", "utils"},
-    "main": {"core", "models", "cache", "services", "db", "api", "utils"},
+    "main": {"core", "models", "cache", "services", "db", "api", "utils", "about"},
     "serve": {"core"},
+    "about": set(),
     "admin": {"core", "models", "services", "db"},
 }
 

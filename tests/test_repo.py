@@ -79,7 +79,7 @@ def test_the_benchmark_report_shows_every_registered_benchmark_and_its_target() 
     rows = {line.split(" | ")[0].removeprefix("| "): line for line in report.splitlines() if line.startswith("| ")}
     for item in bench["REGISTRY"].values():
         assert item.title in rows, f"docs/benchmarks.md has no row for {item.name!r}: run `make bench`"
-        target = f"≤ {bench['seconds'](item.target)}" if item.target is not None else "—"
+        target = f"≤ {item.format(item.target)}" if item.target is not None else "—"
         assert f" | {target} | " in rows[item.title], f"{item.name}: the report's target is not {target}"
 
 
