@@ -330,7 +330,7 @@ def rotate(name: str, env: str, path: Path) -> tuple[str, str | None]:
         KeysError: the file is missing or tracked, or does not set ``name``.
     """
     if not path.is_file():
-        raise KeysError(f"{path} does not exist: create it with `keys generate --env {env}`")
+        raise KeysError(f"{path} does not exist: create it with `make keys-generate ENV={env}`")
     _refuse_tracked(path)
     new = keyrules.generate(name)
     text, old = rotated_text(path.read_bytes().decode("utf-8"), name, new)
@@ -430,7 +430,7 @@ def audit_keys(envs: list[str]) -> Report:
     for env in envs:
         path = env_file_for(env)
         if not path.is_file():
-            fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"keys generate --env {env}"
+            fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"make keys-generate ENV={env}"
             report.add("env file", "fail", f"{path} does not exist", where=env, fix=fix)
             continue
         mode = file_mode(path)

@@ -217,7 +217,7 @@ def validate(env: str, path: Path) -> Report:
         check_env_keys(report, env, path, values, min_length)
     else:
         values = {}
-        fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"keys generate --env {env}"
+        fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"make keys-generate ENV={env}"
         report.add("env file", "fail", f"{path} does not exist", where=str(path), fix=fix)
     check_env_files(report, path.parent)
     check_config(report, env, path, values)

@@ -111,7 +111,7 @@ def test_a_key_missing_from_the_file_is_an_error(keyed: Path, capsys: pytest.Cap
 
 def test_a_missing_file_is_an_error(keyed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["keys", "rotate", "SECRET_KEY", "--env", "staging", "--yes"]) == 1
-    assert "keys generate --env staging" in capsys.readouterr().out
+    assert "make keys-generate ENV=staging" in capsys.readouterr().out
 
 
 def test_unknown_names_are_rejected(keyed: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -222,7 +222,7 @@ def test_a_missing_env_file_fails_with_the_command_that_makes_it(
     assert code == 1
     failed = _failed(result)
     assert failed[0]["check"] == "env file"
-    assert "keys generate --env staging" in failed[0]["fix"]
+    assert "make keys-generate ENV=staging" in failed[0]["fix"]
 
 
 def test_development_warns_about_weak_keys_without_failing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
