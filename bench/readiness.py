@@ -27,8 +27,6 @@ import harness
 from harness import ROOT, copy_command, copy_samples, fresh, project_env, timed
 
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks-readiness.md"
-# The package of a project copied with `--defaults` (copier.yml: "My Service" → my_service).
-PACKAGE = "my_service"
 SERVER_DEFAULTS = {
     "TEST_DATABASE_URL": "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres",
     "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -80,12 +78,17 @@ class Result:
 
 def hook_command(operation: str) -> list[str]:
     """The command Copier's task runs (copier.yml ``_tasks``), with Copier's own interpreter."""
-    return [sys.executable, str(ROOT / "hooks" / "post_gen.py"), f"--operation={operation}", f"--package={PACKAGE}"]
+    return [sys.executable, str(ROOT / "hooks" / "post_gen.py"), f"--operation={operation}", f"--source={ROOT / 'src'}"]
 
 
-def ops_command(*args: str) -> list[str]:
-    """``python -m <package>.ops ARGS`` with Copier's interpreter (``src`` on PYTHONPATH, as the hook runs it)."""
-    return [sys.executable, "-m", f"{PACKAGE}.ops", *args]
+def prodready_command(*args: str) -> list[str]:
+    """``prodready ARGS`` from this working tree with Copier's interpreter, as the hook imports it."""
+    return [sys.executable, "-m", "prodready", *args]
+
+
+def uvx_command(*args: str) -> list[str]:
+    """``uvx --from <this checkout> prodready ARGS``: what a project's Makefile runs (``PRODREADY``)."""
+    return [str(harness.BIN / "uvx"), "--quiet", "--from", str(ROOT), "prodready", *args]
 
 
 # ---------------------------------------------------------------------------
@@ -122,38 +125,38 @@ def copy_with_hook(ctx: Context) -> list[float]:
 
 
 def readiness_static_hook(ctx: Context) -> list[float]:
-    """`readiness --json` in static mode on a fresh project, with Copier's interpreter and `src` on
-    the path, as the hook runs it (no project environment: `deps.installed` is not run)."""
+    """`prodready check --json` in static mode on a fresh project, with Copier's interpreter, as the
+    hook runs it (no project environment: `deps.installed` is not run)."""
     project = fresh(ctx, "static-hook")
     timed(copy_command(project))
-    env = project_env(PYTHONPATH=str(project / "src"))
-    command = ops_command("readiness", "--json")
+    env = project_env()
+    command = prodready_command("check", "--json")
     timed(command, cwd=project, env=env)
     return [timed(command, cwd=project, env=env) for _ in range(ctx.runs)]
 
 
 def readiness_static_make(ctx: Context) -> list[float]:
-    """`uv run python -m <package>.ops readiness` (what `make readiness` runs) in static mode on a
-    fresh project after `uv sync`: every static check, including `deps check` in the project's
-    environment."""
+    """`uvx --from <checkout> prodready check` (what `make readiness` runs, warm uv cache) in static
+    mode on a fresh project after `uv sync`: every static check, including `deps check` in the
+    project's environment."""
     project = fresh(ctx, "static-uv")
     env = project_env()
     timed(copy_command(project))
     timed(["uv", "sync", "--quiet"], cwd=project, env=env)
-    command = ["uv", "run", "python", "-m", f"{PACKAGE}.ops", "readiness", "--json"]
+    command = uvx_command("check", "--json")
     timed(command, cwd=project, env=env)
     return [timed(command, cwd=project, env=env) for _ in range(ctx.runs)]
 
 
 def readiness_with_tests(ctx: Context) -> list[float]:
-    """`readiness --run-tests` on a fresh project after `uv sync` (warm venv): the static checks
+    """`prodready check --run-tests` on a fresh project after `uv sync` (warm venv): the static checks
     plus the whole test suite with coverage (unit, integration against real PostgreSQL and
     Redis, e2e against uvicorn). One warm-up run is not counted."""
     project = fresh(ctx, "run-tests")
     env = project_env(**{k: os.environ.get(k, v) for k, v in SERVER_DEFAULTS.items()})
     timed(copy_command(project))
     timed(["uv", "sync", "--quiet"], cwd=project, env=env)
-    command = ["uv", "run", "python", "-m", f"{PACKAGE}.ops", "readiness", "--run-tests", "--json"]
+    command = uvx_command("check", "--run-tests", "--json")
     timed(command, cwd=project, env=env)
     return [timed(command, cwd=project, env=env) for _ in range(ctx.test_runs)]
 
@@ -167,19 +170,21 @@ BENCHMARKS = [
     ),
     Benchmark("copy", "`copier copy --defaults --trust`, hook included (context)", None, copy_with_hook),
     Benchmark(
-        "static-hook", "`readiness --json`, static, Copier's Python (as in the hook)", 3.0, readiness_static_hook
+        "static-hook", "`prodready check --json`, static, Copier's Python (as in the hook)", 1.5, readiness_static_hook
     ),
-    Benchmark("static-make", "`uv run … readiness`, static (as `make readiness`)", 3.0, readiness_static_make),
-    Benchmark("run-tests", "`uv run … readiness --run-tests` (whole suite with coverage)", None, readiness_with_tests),
+    Benchmark("static-make", "`uvx … prodready check`, static (as `make readiness`)", 3.0, readiness_static_make),
+    Benchmark(
+        "run-tests", "`uvx … prodready check --run-tests` (whole suite with coverage)", None, readiness_with_tests
+    ),
 ]
 
 
 def score_line(project: Path) -> str:
     """The score of a fresh default project in static mode, for the report."""
     result = subprocess.run(
-        ops_command("readiness", "--json"),
+        prodready_command("check", "--json"),
         cwd=project,
-        env=project_env(PYTHONPATH=str(project / "src")),
+        env=project_env(),
         capture_output=True,
         text=True,
         check=False,
