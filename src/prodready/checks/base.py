@@ -358,26 +358,26 @@ def is_secret_name(name: str) -> bool:
 def ignored_by_patterns(lines: list[str], path: str, anywhere: bool) -> bool:
     """Whether ignore-file ``lines`` exclude ``path``; the last matching pattern wins, ``!`` re-includes.
 
-    ``anywhere`` gives a slash-less pattern gitignore's meaning (any folder level); without it
-    patterns are anchored at the root, as in ``.dockerignore``.
+    Matching is pathspec's gitignore implementation. ``anywhere`` keeps gitignore's meaning of a
+    slash-less pattern (any folder level); without it such patterns are anchored at the root, as
+    in ``.dockerignore``.
     """
-    ignored = False
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        pattern = line.lstrip("!").rstrip("/")
-        if pattern.startswith("/") or "/" in pattern:
-            candidates = [pattern.lstrip("/")]
-        else:
-            candidates = [pattern, f"**/{pattern}"] if anywhere else [pattern]
-        regexes = [
-            re.escape(c).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*").replace(r"\?", "[^/]") for c in candidates
-        ]
-        if any(re.fullmatch(r, path) for r in regexes):
-            ignored = not negated
-    return ignored
+    import pathspec  # Copier's environment has it; imported here, as few checks need it
+
+    if not anywhere:
+        lines = [_anchored(line) for line in lines]
+    return pathspec.GitIgnoreSpec.from_lines(lines).match_file(path)
+
+
+def _anchored(line: str) -> str:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return stripped
+    negated = stripped.startswith("!")
+    pattern = stripped[1:] if negated else stripped
+    if "/" not in pattern.rstrip("/"):
+        pattern = "/" + pattern
+    return ("!" if negated else "") + pattern
 
 
 def makefile_targets(project: Project) -> dict[str, tuple[list[str], list[str]]]:
