@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,19 @@ def test_show_reports_a_broken_configuration(project: Path, capsys: pytest.Captu
 
     assert cli.main(["config", "show", "--env", "staging"]) == 1
     assert "schema.json" in capsys.readouterr().out
+
+
+def test_validate_refuses_a_billion_laughs_file_within_a_second(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    bomb = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    bomb += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
+    staging.write_text("\n".join(bomb) + "\n", encoding="utf-8")
+    started = time.perf_counter()
+
+    code = cli.main(["config", "validate"])
+
+    assert time.perf_counter() - started < 1
+    assert code == 1
+    assert "config/environments/staging.yaml: line 1: anchors and aliases" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,7 @@ CASES: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ),
     ("config.valid", {"README.md": ""}, {"config/app.yaml": "a: 1\n"}),
     ("config.valid", {"config/app.yaml": "a: [1\n"}, {"config/app.json": '{"a": 1}'}),
+    ("config.valid", {"config/app.yaml": "a: &a [1]\nb: *a\n"}, {"config/app.yaml": "a: [1]\nb: [1]\n"}),
     (
         "config.sync",
         {"config/development.yaml": "a: 1\nb: 2\n", "config/production.yaml": "a: 3\n"},
@@ -678,3 +680,15 @@ def test_a_template_layout_without_a_key_list_fails_the_keys_check(tmp_path: Pat
     assert found.status == "fail"
     assert "security/keys.json: missing" in found.message
     assert found.fix
+
+
+def test_a_billion_laughs_config_file_is_not_expanded_by_the_placeholder_check(tmp_path: Path) -> None:
+    # Mappings, not lists: the check walks every key path of a configuration file.
+    bomb = ["l0: &l0 {a: lol, b: lol, c: lol, d: lol, e: lol, f: lol, g: lol, h: lol, i: lol, j: lol}"]
+    bomb += [f"l{n}: &l{n} {{{', '.join(f'{k}: *l{n - 1}' for k in 'abcdefghij')}}}" for n in range(1, 10)]
+    root = write(tmp_path, {"config/app.yaml": "\n".join(bomb) + "\n"})
+    started = time.perf_counter()
+
+    outcome(root, "security.placeholders")
+
+    assert time.perf_counter() - started < 1

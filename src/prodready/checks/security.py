@@ -84,7 +84,7 @@ def _security_placeholders(context: Context) -> Finding:
                 found.append(f"{path}: {name}")
     for path in [f for d in CONFIG_DIRS for f in project.under(d) if f.endswith((".yaml", ".yml"))]:
         with contextlib.suppress(yaml.YAMLError):
-            data = layers.parse_yaml(project.text(path))
+            data = layers.parse_config(project.text(path))
             if isinstance(data, dict):
                 for key, value in config.key_paths(data).items():
                     leaf = key.rsplit(".", 1)[-1]

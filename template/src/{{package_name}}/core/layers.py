@@ -28,6 +28,28 @@ class ConfigError(ValueError):
     """A configuration file is missing, unreadable or not a mapping."""
 
 
+class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
+    def construct_document(self, node: yaml.Node) -> Any:
+        # An alias makes one node part of the document twice. Configuration has no use for
+        # that, and nine nested aliases in 2.5 KB expand to a billion strings ("billion
+        # laughs"), so the first node reached twice stops the file before anything expands.
+        seen: set[int] = set()
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                raise ConfigError(
+                    f"line {current.start_mark.line + 1}: anchors and aliases (&name, *name) are not "
+                    "allowed in configuration; write the values out"
+                )
+            seen.add(id(current))
+            if isinstance(current, yaml.SequenceNode):
+                pending.extend(current.value)
+            elif isinstance(current, yaml.MappingNode):
+                pending.extend(part for pair in current.value for part in pair)
+        return super().construct_document(node)
+
+
 def config_dir() -> Path:
     """Return the configuration folder: ``$CONFIG_DIR`` or ``./config``."""
     return Path(os.environ.get("CONFIG_DIR", "config"))
@@ -41,9 +63,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """
     try:
         # A safe loader either way (libyaml or Python): no tags that build Python objects.
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506  # nosec B506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506  # nosec B506
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: is not valid YAML ({exc})") from exc
     if data is None:
