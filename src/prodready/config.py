@@ -222,12 +222,24 @@ def _scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
+class SyncRefused(layers.ConfigError):
+    """``config sync`` cannot add a key without rewriting lines of the file."""
+
+    def __init__(self, where: str, message: str, fix: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where, self.message, self.fix = where, message, fix
+
+
 def add_keys(path: Path, values: dict[str, Any]) -> None:
     """Insert ``values`` (``section.key`` paths) into the YAML file at ``path`` as text.
 
     Existing lines are never rewritten: a key goes at the end of its section's block, a new
     section at the end of the file, each marked for review. Keys are at most two levels deep
     (the schema's shape).
+
+    Raises:
+        SyncRefused: a section is written in flow style (``rate_limit: {…}``); the file
+            is left unchanged.
     """
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
@@ -239,6 +251,14 @@ def add_keys(path: Path, values: dict[str, Any]) -> None:
             continue
         start = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(section)}:\s*(#.*)?$", line)), None)
         entry = f"  {key}: {_scalar(value)}  {REVIEW_MARK}\n"
+        inline = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(section)}\s*:", line)), None)
+        if start is None and inline is not None:
+            # Appending a block would define the section twice, and the last one would win.
+            raise SyncRefused(
+                f"{path}: line {inline + 1}",
+                f"{section} is written in flow style ({{…}}); config sync adds keys to block mappings only",
+                f"write {section} as a block, or add {key} there by hand",
+            )
         if start is None:
             lines.extend([f"{section}:\n", entry])
             continue
@@ -276,7 +296,11 @@ def sync(check: bool, directory: Path | None = None) -> Report:
                     fix="make config-sync, then review the added lines",
                 )
         else:
-            add_keys(path, keys)
+            try:
+                add_keys(path, keys)
+            except SyncRefused as exc:
+                report.add("sync", "fail", exc.message, where=exc.where, fix=exc.fix)
+                continue
             report.add(env, "warn", f"added {', '.join(keys)}; review them", where=str(path))
     return report
 

@@ -14,7 +14,7 @@ Copier's own Python.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +71,26 @@ class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
                 pending.extend(part for pair in current.value for part in pair)
         return super().construct_document(node)
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # YAML keeps the last of two equal keys, silently: `rate_limit:` written twice drops
+        # every value of the first.
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in lines:
+                raise RefusedYaml(f"line {line}: {key} is set twice (first on line {lines[key]}); keep one")
+            if isinstance(key, Hashable):
+                lines[key] = line
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
 
 def parse_config(text: str) -> Any:
-    """Parse configuration YAML like :func:`parse_yaml`, refusing anchors and aliases.
+    """Parse configuration YAML like :func:`parse_yaml`, refusing aliases and repeated keys.
 
     Raises:
-        RefusedYaml: the text uses an alias (the message names the anchor's line).
+        RefusedYaml: the text uses an alias or sets a key twice in one mapping (the message
+            names the line).
         yaml.YAMLError: the text is not valid YAML.
     """
     return yaml.load(text, Loader=_ConfigLoader)  # nosec B506

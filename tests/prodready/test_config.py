@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -231,6 +232,41 @@ def test_sync_of_an_unparsable_file_fails(project: Path) -> None:
     (project / "config" / "environments" / "testing.yaml").write_text("- not a mapping\n", encoding="utf-8")
 
     assert _statuses(config.sync(check=True, directory=project / "config")) == [("parse", "fail")]
+
+
+def _flow_style_rate_limit(staging: Path) -> str:
+    """Rewrite staging's ``rate_limit`` block as one flow mapping with 3 login attempts, lacking a key."""
+    text = staging.read_text(encoding="utf-8")
+    start = text.index("rate_limit:\n")
+    end = re.compile(r"^\S", re.MULTILINE).search(text, start + 1)
+    end = end.start() if end else len(text)
+    flow = "rate_limit: {enabled: true, login_attempts: 3}\n"
+    staging.write_text(text[:start] + flow + text[end:], encoding="utf-8")
+    return staging.read_text(encoding="utf-8")
+
+
+def test_sync_refuses_a_flow_mapping_naming_the_file_and_line(project: Path) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    before = _flow_style_rate_limit(staging)
+    line = before.splitlines().index("rate_limit: {enabled: true, login_attempts: 3}") + 1
+
+    report = config.sync(check=False, directory=project / "config")
+
+    failed = [f for f in report.findings if f.status == "fail"]
+    assert [f.where for f in failed] == [f"{staging}: line {line}"]
+    assert "rate_limit" in failed[0].message and "flow" in failed[0].message
+    assert staging.read_text(encoding="utf-8") == before
+    assert layers.read_yaml(staging)["rate_limit"]["login_attempts"] == 3
+
+
+def test_validate_refuses_a_repeated_key(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    _flow_style_rate_limit(staging)
+    with staging.open("a", encoding="utf-8") as handle:
+        handle.write("rate_limit:\n  login_attempts: 10\n")
+
+    assert cli.main(["config", "validate", "--env", "staging"]) == 1
+    assert "rate_limit is set twice" in capsys.readouterr().out
 
 
 def test_add_keys_inserts_text_without_rewriting(tmp_path: Path) -> None:

@@ -158,3 +158,20 @@ def test_an_anchor_used_once_more_is_refused_too(tmp_path: Path) -> None:
 def test_other_yaml_files_may_still_use_aliases() -> None:
     # CI files and compose files use anchors by design; only configuration refuses them.
     assert layers.parse_yaml("a: &a [1]\nb: *a\n") == {"a": [1], "b": [1]}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rate_limit: {enabled: true}\napp: {}\nrate_limit:\n  enabled: false\n", "line 3: rate_limit is set twice"),
+        ("app:\n  debug: false\n  name: a\n  debug: true\n", "line 4: debug is set twice"),
+        ("rate_limit: {enabled: true, enabled: false}\n", "line 1: enabled is set twice"),
+    ],
+)
+def test_a_repeated_key_is_refused_naming_the_line(tmp_path: Path, text: str, message: str) -> None:
+    path = _tree(tmp_path, {"a.yaml": text}) / "a.yaml"
+
+    with pytest.raises(layers.ConfigError, match=message) as raised:
+        layers.read_yaml(path)
+
+    assert str(raised.value).startswith(f"{path}: ")

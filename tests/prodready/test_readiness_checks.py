@@ -175,6 +175,7 @@ CASES: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("config.valid", {"README.md": ""}, {"config/app.yaml": "a: 1\n"}),
     ("config.valid", {"config/app.yaml": "a: [1\n"}, {"config/app.json": '{"a": 1}'}),
     ("config.valid", {"config/app.yaml": "a: &a [1]\nb: *a\n"}, {"config/app.yaml": "a: [1]\nb: [1]\n"}),
+    ("config.valid", {"config/app.yaml": "a: {b: 1}\na:\n  c: 2\n"}, {"config/app.yaml": "a: {b: 1, c: 2}\n"}),
     (
         "config.sync",
         {"config/development.yaml": "a: 1\nb: 2\n", "config/production.yaml": "a: 3\n"},

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,19 @@ class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
             elif isinstance(current, yaml.MappingNode):
                 pending.extend(part for pair in current.value for part in pair)
         return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # YAML keeps the last of two equal keys, silently: `rate_limit:` written twice drops
+        # every value of the first.
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in lines:
+                raise ConfigError(f"line {line}: {key} is set twice (first on line {lines[key]}); keep one")
+            if isinstance(key, Hashable):
+                lines[key] = line
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 
 def config_dir() -> Path:
