@@ -400,8 +400,11 @@ def env_files() -> dict[str, Path]:
     return {env: env_file_for(env) for env in layers.ENVIRONMENTS if env_file_for(env).is_file()}
 
 
-def _locations(files: dict[str, Path]) -> dict[str, list[str]]:
-    # Which "env:NAME" places hold each value (keys and their _PREVIOUS twins).
+def key_places(files: dict[str, Path]) -> dict[str, list[str]]:
+    """Return, per key value, the ``env:NAME`` places of ``files`` (env → path) that hold it.
+
+    Keys and their ``_PREVIOUS`` twins count; empty values and placeholders do not.
+    """
     places: dict[str, list[str]] = {}
     for env, path in files.items():
         for name, value in envfile.read(path).items():
@@ -425,7 +428,7 @@ def audit_keys(envs: list[str]) -> Report:
     rotation = f"rotate every {max_age} days" if max_age else "no rotation policy found"
     report = Report(f"keys audit (policy: at least {min_length} characters, {rotation})")
     everywhere = env_files()
-    places = _locations(everywhere)
+    places = key_places(everywhere)
     details: list[dict[str, Any]] = []
     for env in envs:
         path = env_file_for(env)

@@ -93,6 +93,35 @@ def check_env_keys(report: Report, env: str, path: Path, values: dict[str, str],
         report.add("placeholders", "pass", "no ${…}, <…> or CHANGE_ME values", where=str(path))
 
 
+def check_reuse_elsewhere(report: Report, env: str, path: Path, values: dict[str, str]) -> None:
+    """No key of ``values`` has the value of a key in another environment's env file.
+
+    A development key lives on laptops and in shell histories; shared with production it
+    makes every laptop a way into production.
+    """
+    others = {other: file for other, file in keys.env_files().items() if file.resolve() != path.resolve()}
+    places = keys.key_places(others)
+    shared = [
+        (name, place)
+        for name, value in values.items()
+        if keyrules.spec_for(name) is not None
+        for place in places.get(value, [])
+    ]
+    strict = env in config.DEPLOYED or any(place.partition(":")[0] in config.DEPLOYED for _, place in shared)
+    if shared:
+        report.add(
+            "reuse",
+            "fail" if strict else "warn",
+            "; ".join(
+                f"{name} has the same value as {place} ({others[place.partition(':')[0]]})" for name, place in shared
+            ),
+            where=str(path),
+            fix=f"keys rotate NAME --env {env} for each key named, so every environment has its own",
+        )
+    else:
+        report.add("reuse", "pass", "no key shares its value with another environment's", where=str(path))
+
+
 def check_env_files(report: Report, directory: Path) -> None:
     """Every ``.env*`` file: untracked and mode 0600; the committed templates: no real key."""
     for path in sorted(directory.glob(".env*")):
@@ -215,6 +244,7 @@ def validate(env: str, path: Path) -> Report:
         if declared and declared != env:
             report.add("app env", "fail", f"APP_ENV is {declared}, not {env}", where=str(path))
         check_env_keys(report, env, path, values, min_length)
+        check_reuse_elsewhere(report, env, path, values)
     else:
         values = {}
         fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"keys generate --env {env}"

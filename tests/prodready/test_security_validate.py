@@ -75,6 +75,41 @@ def test_one_weak_key_fails_and_is_named(project: Path, capsys: pytest.CaptureFi
     assert "only-twenty-chars-xy" not in json.dumps(result)
 
 
+@pytest.mark.parametrize(("copied", "reused"), [("SECRET_KEY", "JWT_SECRET_KEY"), ("DB_PASSWORD", "REDIS_PASSWORD")])
+def test_two_keys_with_one_value_fail_naming_both(
+    project: Path, capsys: pytest.CaptureFixture[str], key_names: tuple[str, ...], copied: str, reused: str
+) -> None:
+    if reused not in key_names:
+        pytest.skip(f"the example project has no {reused}")
+    path = _filled_production(project)
+    value = next(line for line in path.read_text().splitlines() if line.startswith(f"{copied}="))
+    _set(path, reused, value.partition("=")[2])
+
+    code, result = _validate(capsys, "--env", "production")
+
+    assert code == 1
+    failed = _failed(result)
+    assert [f["check"] for f in failed] == [reused]
+    assert f"{reused} has the same value as {copied}" in failed[0]["message"]
+    assert value.partition("=")[2] not in json.dumps(result)
+
+
+def test_a_production_key_equal_to_the_development_one_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["keys", "ensure"]) == 0
+    path = _filled_production(project)
+    development = (project / ".env").read_text().splitlines()
+    value = next(line for line in development if line.startswith("JWT_SECRET_KEY=")).partition("=")[2]
+    _set(path, "JWT_SECRET_KEY", value)
+
+    code, result = _validate(capsys, "--env", "production")
+
+    assert code == 1
+    failed = _failed(result)
+    assert [f["check"] for f in failed] == ["reuse"]
+    assert "JWT_SECRET_KEY has the same value as development:JWT_SECRET_KEY (.env)" in failed[0]["message"]
+    assert value not in json.dumps(result)
+
+
 def test_the_readable_report_names_the_weak_key(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _filled_production(project)
     _set(path, "DB_ENCRYPTION_KEY", "CHANGE_ME")
