@@ -169,10 +169,15 @@ def _lookup(data: dict[str, Any], dotted: str) -> Any:
 def check_config(report: Report, env: str, path: Path, values: dict[str, str]) -> None:
     """HTTPS, debug, CORS, allowed hosts (and the other environment rules) of the effective config."""
     try:
-        merged, _ = layers.load_layers(env)
+        merged, origins = layers.load_layers(env)
     except layers.ConfigError as exc:
         report.add("config", "fail", str(exc))
         return
+    # Before the env file's overrides: a URL with its password belongs there, not in the YAML.
+    for key in config.url_password_keys(merged):
+        where = f"{origins.get(key, 'config')}: {key}"
+        message = f"{key} holds a password inside its URL, in a committed file"
+        report.add("credential", "fail", message, where=where, fix=config.credential_fix(key))
     overrides = _nested_overrides(values)
     layers.deep_merge(merged, overrides)
     broken = dict(config.environment_rules(env, merged))
@@ -181,7 +186,7 @@ def check_config(report: Report, env: str, path: Path, values: dict[str, str]) -
         if key in broken:
             report.add(check, "fail", broken.pop(key), where=f"{source}: {key}")
         elif env in config.DEPLOYED:
-            report.add(check, "pass", f"{key} = {json.dumps(_lookup(merged, key))}")
+            report.add(check, "pass", f"{key} = {json.dumps(config.mask_urls(_lookup(merged, key)))}")
         else:
             report.add(check, "pass", f"not required in {env}")
     for key, rule in broken.items():

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from scratch import random_value
+from scratch import random_value, set_yaml
 
 from prodready import cli, config, layers, policyfiles
 
@@ -383,3 +383,23 @@ def test_validate_refuses_a_billion_laughs_file_within_a_second(
     assert time.perf_counter() - started < 1
     assert code == 1
     assert "config/environments/staging.yaml: line 1: anchors and aliases" in capsys.readouterr().out
+
+
+def test_a_password_inside_a_committed_url_fails_validation(project: Path) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    set_yaml(staging, "database.url", "postgresql://postgres:postgres@db/app")
+
+    report = config.validate(layers.ENVIRONMENTS, project / "config")
+
+    failed = [f for f in report.findings if f.status == "fail"]
+    assert [(f.check, f.where) for f in failed] == [("credential", f"{staging}: database.url")]
+    assert "postgres:postgres" not in failed[0].message
+    assert ".env" in failed[0].fix and "DATABASE_URL" in failed[0].fix
+
+
+def test_a_url_without_a_password_or_with_a_placeholder_passes(project: Path) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    set_yaml(staging, "database.url", "postgresql://app:${DB_PASSWORD}@db/app")
+    set_yaml(project / "config" / "environments" / "production.yaml", "database.url", "postgresql://app@db/app")
+
+    assert not config.validate(layers.ENVIRONMENTS, project / "config").failed

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from helpers import BIN
-from scratch import CHECKS_BY_ID, git, outcome, random_value, strong_key, write
+from scratch import CHECKS_BY_ID, git, outcome, random_value, set_yaml, strong_key, write
 
 from prodready import keyrules, testrun
 from prodready.checks import (
@@ -527,6 +527,29 @@ def test_tracked_env_file_fails_and_templates_pass(tmp_path: Path) -> None:
     assert found.status == "fail"
     assert found.where == ".env"
     assert "git rm --cached .env" in found.fix
+
+
+def test_a_tracked_config_file_with_a_password_in_a_url_fails(tmp_path: Path) -> None:
+    root = write(tmp_path, {"config/app.yaml": "database:\n  url: postgresql://postgres:postgres@db/app\n"})
+    git(root, "init", "--quiet")
+    git(root, "add", "config/app.yaml")
+
+    found = outcome(root, "security.secrets_committed")
+
+    assert found.status == "fail"
+    assert found.where == "config/app.yaml"
+    assert "postgres:postgres" not in found.message
+    assert "DATABASE_URL" in found.fix
+
+
+def test_a_password_in_a_url_fails_config_valid_in_a_template_layout(tmp_path: Path, rendered_project: Path) -> None:
+    root = _template_layout(tmp_path, rendered_project)
+    set_yaml(root / "config" / "environments" / "development.yaml", "database.url", "postgresql://a:b@db/app")
+
+    found = outcome(root, "config.valid")
+
+    assert found.status == "fail"
+    assert "database.url" in found.where
 
 
 def test_keys_of_any_repository_meet_the_key_rules(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scratch import git
+from scratch import git, set_yaml
 
 from prodready import auditlog, cli, keyrules
 
@@ -178,6 +178,18 @@ def test_unsafe_settings_in_the_yaml_fail(project: Path, capsys: pytest.CaptureF
     code, result = _validate(capsys, "--env", "production")
     assert code == 1
     assert [f["check"] for f in _failed(result)] == ["https"]
+
+
+def test_a_password_inside_a_committed_url_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _filled_production(project)
+    set_yaml(project / "config" / "environments" / "production.yaml", "database.url", "postgresql://app:Hunter2@db/a")
+
+    code, result = _validate(capsys, "--env", "production")
+
+    assert code == 1
+    where = "config/environments/production.yaml: database.url"
+    assert [(f["check"], f["where"]) for f in _failed(result)] == [("credential", where)]
+    assert "Hunter2" not in json.dumps(result)
 
 
 def test_an_env_file_for_another_environment_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
