@@ -107,6 +107,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         data = parse_config(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text (byte {exc.start})") from exc
     except RefusedYaml as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -243,7 +243,7 @@ def validate(env: str, path: Path) -> Report:
     except policyfiles.PolicyError:
         # Reported by check_policies above; the floors still apply.
         min_length, max_age = keyrules.MIN_KEY_LENGTH, None
-    if path.is_file():
+    if path.exists():
         values = envfile.read(path)
         declared = values.get("APP_ENV")
         if declared and declared != env:
