@@ -20,6 +20,8 @@ from .report import Report
 
 # Committed on purpose: they hold placeholders only, and are checked for exactly that.
 COMMITTED_TEMPLATES = (".env.example", ".env.production.template")
+# The role with every permission: never what a sign-up gets in a deployed environment.
+ADMIN_ROLE = "admin"
 # Config rules of a deployed environment, as reported by `config.environment_rules`.
 _CONFIG_CHECKS = {
     "app.public_url": "https",
@@ -218,8 +220,8 @@ def check_key_age(report: Report, env: str, max_age: int | None) -> None:
         report.add("key age", "pass", f"every key changed within {max_age} days")
 
 
-def check_policies(report: Report) -> None:
-    """Each policy file matches its JSON Schema and the rules between its fields."""
+def check_policies(report: Report, env: str) -> None:
+    """Each policy file matches its JSON Schema and the rules between its fields, and fits ``env``."""
     for name in policyfiles.POLICY_NAMES:
         where = str(policyfiles.policy_path(name))
         try:
@@ -231,12 +233,22 @@ def check_policies(report: Report) -> None:
             report.add("policy", "fail", f"{key} {rule}", where=where)
         if not broken:
             report.add("policy", "pass", f"{name} policy matches its schema", where=where)
+        if name == "access" and not broken and policyfiles.load(name).get("default_role") == ADMIN_ROLE:
+            # The schema allows it (a local setup may want it); where real users sign up, every
+            # one of them would be an administrator.
+            report.add(
+                "default role",
+                "fail" if env in config.DEPLOYED else "warn",
+                f"default_role is {ADMIN_ROLE!r}: every sign-up becomes an administrator",
+                where=f"{where}: default_role",
+                fix=f'set "default_role": "user" in {where}; grant admin to chosen accounts only',
+            )
 
 
 def validate(env: str, path: Path) -> Report:
     """Run every security check of ``env`` on the env file ``path``."""
     report = Report(f"security validate --env {env} ({path})")
-    check_policies(report)
+    check_policies(report, env)
     try:
         min_length = policyfiles.min_key_length()
         max_age = policyfiles.max_key_age_days()

@@ -346,6 +346,20 @@ def test_the_default_role_must_exist(project: Path, capsys: pytest.CaptureFixtur
     assert any("default_role must be one of the roles" in f["message"] for f in _failed(result))
 
 
+@pytest.mark.parametrize(("env", "status"), [("production", "fail"), ("staging", "fail"), ("development", "warn")])
+def test_an_admin_default_role_fails_where_real_users_sign_up(
+    project: Path, capsys: pytest.CaptureFixture[str], env: str, status: str
+) -> None:
+    _edit_policy(project, "access", default_role="admin")
+
+    _, result = _validate(capsys, "--env", env)
+
+    found = [f for f in result["findings"] if f["check"] == "default role"]
+    assert [f["status"] for f in found] == [status]
+    assert found[0]["where"].endswith("access_policy.json: default_role")
+    assert '"default_role": "user"' in found[0]["fix"]
+
+
 def test_every_policy_points_at_its_schema(rendered_project: Path) -> None:
     for name in ("password", "access", "encryption"):
         policy = json.loads((rendered_project / "security" / "policies" / f"{name}_policy.json").read_text())
