@@ -50,6 +50,7 @@ class RefusedYaml(yaml.YAMLError):
     """Valid YAML that a configuration file must not use (see :func:`parse_config`)."""
 
 
+# mypy cannot follow a base class picked at run time (libyaml's loader when PyYAML has it).
 class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
     def construct_document(self, node: yaml.Node) -> Any:
         # An alias makes one node part of the document twice. Configuration has no use for
@@ -82,6 +83,7 @@ class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
                 raise RefusedYaml(f"line {line}: {key} is set twice (first on line {lines[key]}); keep one")
             if isinstance(key, Hashable):
                 lines[key] = line
+        # The base class is not known to mypy (above), so its result is Any.
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 

@@ -28,6 +28,7 @@ class ConfigError(ValueError):
     """A configuration file is missing, unreadable or not a mapping."""
 
 
+# mypy cannot follow a base class picked at run time (libyaml's loader when PyYAML has it).
 class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
     def construct_document(self, node: yaml.Node) -> Any:
         # An alias makes one node part of the document twice. Configuration has no use for
@@ -60,6 +61,7 @@ class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
                 raise ConfigError(f"line {line}: {key} is set twice (first on line {lines[key]}); keep one")
             if isinstance(key, Hashable):
                 lines[key] = line
+        # The base class is not known to mypy (above), so its result is Any.
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 
