@@ -142,6 +142,43 @@ def environment_rules(env: str, merged: dict[str, Any]) -> list[tuple[str, str]]
     return broken
 
 
+# The password of a URL's userinfo: scheme://user:PASSWORD@host.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)(?P<password>[^/\s@]+)@")
+# Where the service reads a whole URL with its credentials from, per configuration key.
+URL_VARIABLES = {"database.url": "DATABASE_URL", "cache.url": "REDIS_URL"}
+
+
+def has_url_password(text: str) -> bool:
+    """Whether ``text`` holds a URL with a password that is not a ``${VAR}``-style placeholder."""
+    return any(not keyrules.is_unfilled(m["password"]) for m in _URL_PASSWORD.finditer(text))
+
+
+def mask_urls(value: Any) -> Any:
+    """Return ``value`` (a string, or a list of them) with every URL's password replaced by ``***``."""
+    if isinstance(value, list):
+        return [mask_urls(item) for item in value]
+    return _URL_PASSWORD.sub(r"\g<head>***@", value) if isinstance(value, str) else value
+
+
+def url_password_keys(data: dict[str, Any]) -> list[str]:
+    """Return the key paths of ``data`` whose value holds a URL with a password."""
+    return [
+        key
+        for key, value in key_paths(data).items()
+        if any(
+            isinstance(item, str) and has_url_password(item) for item in (value if isinstance(value, list) else [value])
+        )
+    ]
+
+
+def credential_fix(key: str) -> str:
+    """Say where the URL of ``key`` belongs instead of a committed file."""
+    variable = URL_VARIABLES.get(key, key.upper().replace(".", layers.NESTED_DELIMITER))
+    return (
+        f"put the URL in .env or the deployment's secrets ({variable}=…), set {key} to null here, change the password"
+    )
+
+
 def _all_files(root: Path) -> list[Path]:
     return [*sorted((root / "services").glob("*.yaml")), *sorted((root / "environments").glob("*.yaml"))]
 
@@ -166,6 +203,10 @@ def validate(envs: tuple[str, ...], directory: Path | None = None) -> Report:
             report.add("schema", "fail", f"{key} {rule}", where=f"{path}: {key}")
         if not errors:
             report.add("schema", "pass", "parses and matches config/schema.json", where=str(path))
+        for key in url_password_keys(data):
+            # Configuration files are committed; a password in one is in every clone and backup.
+            message = f"{key} holds a password inside its URL, in a committed file"
+            report.add("credential", "fail", message, where=f"{path}: {key}", fix=credential_fix(key))
     for env in envs:
         try:
             merged, origins = layers.load_layers(env, directory)
@@ -222,12 +263,24 @@ def _scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
+class SyncRefused(layers.ConfigError):
+    """``config sync`` cannot add a key without rewriting lines of the file."""
+
+    def __init__(self, where: str, message: str, fix: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where, self.message, self.fix = where, message, fix
+
+
 def add_keys(path: Path, values: dict[str, Any]) -> None:
     """Insert ``values`` (``section.key`` paths) into the YAML file at ``path`` as text.
 
     Existing lines are never rewritten: a key goes at the end of its section's block, a new
     section at the end of the file, each marked for review. Keys are at most two levels deep
     (the schema's shape).
+
+    Raises:
+        SyncRefused: a section is written in flow style (``rate_limit: {…}``); the file
+            is left unchanged.
     """
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
@@ -239,6 +292,14 @@ def add_keys(path: Path, values: dict[str, Any]) -> None:
             continue
         start = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(section)}:\s*(#.*)?$", line)), None)
         entry = f"  {key}: {_scalar(value)}  {REVIEW_MARK}\n"
+        inline = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(section)}\s*:", line)), None)
+        if start is None and inline is not None:
+            # Appending a block would define the section twice, and the last one would win.
+            raise SyncRefused(
+                f"{path}: line {inline + 1}",
+                f"{section} is written in flow style ({{…}}); config sync adds keys to block mappings only",
+                f"write {section} as a block, or add {key} there by hand",
+            )
         if start is None:
             lines.extend([f"{section}:\n", entry])
             continue
@@ -276,7 +337,11 @@ def sync(check: bool, directory: Path | None = None) -> Report:
                     fix="make config-sync, then review the added lines",
                 )
         else:
-            add_keys(path, keys)
+            try:
+                add_keys(path, keys)
+            except SyncRefused as exc:
+                report.add("sync", "fail", exc.message, where=exc.where, fix=exc.fix)
+                continue
             report.add(env, "warn", f"added {', '.join(keys)}; review them", where=str(path))
     return report
 
@@ -310,7 +375,7 @@ def effective_config(env: str, directory: Path | None = None, dotenv: Path = Pat
 
     Returns:
         ``{"env": …, "values": {dotted key: value}, "sources": {dotted key: source}}`` where
-        keys and passwords are masked.
+        keys, and passwords (inside URLs too), are masked.
     """
     schema = load_schema(directory)
     values = key_paths(_schema_defaults(schema))
@@ -335,7 +400,8 @@ def effective_config(env: str, directory: Path | None = None, dotenv: Path = Pat
             elif name in keyrules.KEY_NAMES or name.endswith(keyrules.PREVIOUS_SUFFIX) or name.endswith("_URL"):
                 values[name] = "***"
                 sources[name] = f"{source}: {name}"
-    return {"env": env, "values": dict(sorted(values.items())), "sources": dict(sorted(sources.items()))}
+    masked = {key: mask_urls(value) for key, value in sorted(values.items())}
+    return {"env": env, "values": masked, "sources": dict(sorted(sources.items()))}
 
 
 def show_command(args: argparse.Namespace) -> int:

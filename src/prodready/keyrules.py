@@ -297,7 +297,26 @@ def check_keys(values: Mapping[str, str | None], min_length: int = MIN_KEY_LENGT
             problems = key_problems(previous, values[previous], min_length)
             if problems:
                 found[previous] = problems
+    for name, first in shared_values(values).items():
+        found.setdefault(name, []).append(f"{name} has the same value as {first}; every key needs its own")
     return found
+
+
+def shared_values(values: Mapping[str, str | None]) -> dict[str, str]:
+    """Map each key variable whose value an earlier key of ``values`` already holds to that key.
+
+    A key and its own ``_PREVIOUS`` twin may match (a rotation that changed nothing); empty
+    values and placeholders are left to :func:`key_problems`.
+    """
+    first: dict[str, str] = {}
+    shared: dict[str, str] = {}
+    for name, value in values.items():
+        if not value or spec_for(name) is None or is_placeholder(value):
+            continue
+        earlier = first.setdefault(value, name)
+        if earlier.removesuffix(PREVIOUS_SUFFIX) != name.removesuffix(PREVIOUS_SUFFIX):
+            shared[name] = earlier
+    return shared
 
 
 def generate(name: str) -> str:

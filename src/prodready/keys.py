@@ -243,10 +243,13 @@ def generate(env: str, path: Path, template: Path, force: bool = False) -> dict[
     """Write ``path`` for ``env`` from ``template`` with fresh keys; return the keys by name.
 
     Raises:
-        KeysError: the template is missing, ``path`` exists and ``force`` is off, or git tracks ``path``.
+        KeysError: the template is missing, ``path``'s folder is missing, ``path`` exists and
+            ``force`` is off, or git tracks ``path``.
     """
     if not template.is_file():
         raise KeysError(f"{template} is missing: it is the committed template `keys generate` fills")
+    if not path.parent.is_dir():
+        raise KeysError(f"{path.parent} is not a folder: create it first, or name a file in an existing folder")
     if path.exists() and not force:
         raise KeysError(
             f"{path} already exists: rotate single keys with `keys rotate NAME --env {env}`, "
@@ -329,11 +332,17 @@ def rotate(name: str, env: str, path: Path) -> tuple[str, str | None]:
     Raises:
         KeysError: the file is missing or tracked, or does not set ``name``.
     """
-    if not path.is_file():
+    if not path.exists():
         raise KeysError(f"{path} does not exist: create it with `make keys-generate ENV={env}`")
     _refuse_tracked(path)
+    try:
+        current = path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise KeysError(f"{path} is a directory, not a dotenv file") from None
+    except UnicodeDecodeError as exc:
+        raise KeysError(f"{path} cannot be read as UTF-8 text (byte {exc.start})") from None
     new = keyrules.generate(name)
-    text, old = rotated_text(path.read_bytes().decode("utf-8"), name, new)
+    text, old = rotated_text(current, name, new)
     write_secret_file(path, text)
     auditlog.record("rotate", env, name, new, previous=old)
     return new, old
@@ -397,11 +406,15 @@ def rotate_command(args: argparse.Namespace) -> int:
 
 def env_files() -> dict[str, Path]:
     """Return the env files present in the working directory, by environment."""
-    return {env: env_file_for(env) for env in layers.ENVIRONMENTS if env_file_for(env).is_file()}
+    # exists(), not is_file(): a folder named .env is reported by envfile.read, not skipped.
+    return {env: env_file_for(env) for env in layers.ENVIRONMENTS if env_file_for(env).exists()}
 
 
-def _locations(files: dict[str, Path]) -> dict[str, list[str]]:
-    # Which "env:NAME" places hold each value (keys and their _PREVIOUS twins).
+def key_places(files: dict[str, Path]) -> dict[str, list[str]]:
+    """Return, per key value, the ``env:NAME`` places of ``files`` (env → path) that hold it.
+
+    Keys and their ``_PREVIOUS`` twins count; empty values and placeholders do not.
+    """
     places: dict[str, list[str]] = {}
     for env, path in files.items():
         for name, value in envfile.read(path).items():
@@ -425,11 +438,11 @@ def audit_keys(envs: list[str]) -> Report:
     rotation = f"rotate every {max_age} days" if max_age else "no rotation policy found"
     report = Report(f"keys audit (policy: at least {min_length} characters, {rotation})")
     everywhere = env_files()
-    places = _locations(everywhere)
+    places = key_places(everywhere)
     details: list[dict[str, Any]] = []
     for env in envs:
         path = env_file_for(env)
-        if not path.is_file():
+        if not path.exists():
             fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"make keys-generate ENV={env}"
             report.add("env file", "fail", f"{path} does not exist", where=env, fix=fix)
             continue

@@ -14,7 +14,7 @@ Copier's own Python.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +46,73 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_YamlLoader)  # nosec B506
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML file that must hold a mapping.
+class RefusedYaml(yaml.YAMLError):
+    """Valid YAML that a configuration file must not use (see :func:`parse_config`)."""
+
+
+# mypy cannot follow a base class picked at run time (libyaml's loader when PyYAML has it).
+class _ConfigLoader(_YamlLoader):  # type: ignore[misc,valid-type]
+    def construct_document(self, node: yaml.Node) -> Any:
+        # An alias makes one node part of the document twice. Configuration has no use for
+        # that, and nine nested aliases in 2.5 KB expand to a billion strings ("billion
+        # laughs"), so the first node reached twice stops the file before anything expands.
+        seen: set[int] = set()
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                raise RefusedYaml(
+                    f"line {current.start_mark.line + 1}: anchors and aliases (&name, *name) are not "
+                    "allowed in configuration; write the values out"
+                )
+            seen.add(id(current))
+            if isinstance(current, yaml.SequenceNode):
+                pending.extend(current.value)
+            elif isinstance(current, yaml.MappingNode):
+                pending.extend(part for pair in current.value for part in pair)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # YAML keeps the last of two equal keys, silently: `rate_limit:` written twice drops
+        # every value of the first.
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in lines:
+                raise RefusedYaml(f"line {line}: {key} is set twice (first on line {lines[key]}); keep one")
+            if isinstance(key, Hashable):
+                lines[key] = line
+        # The base class is not known to mypy (above), so its result is Any.
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+def parse_config(text: str) -> Any:
+    """Parse configuration YAML like :func:`parse_yaml`, refusing aliases and repeated keys.
 
     Raises:
-        ConfigError: the file cannot be read, does not parse, or is not a mapping.
+        RefusedYaml: the text uses an alias or sets a key twice in one mapping (the message
+            names the line).
+        yaml.YAMLError: the text is not valid YAML.
+    """
+    return yaml.load(text, Loader=_ConfigLoader)  # nosec B506
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one configuration file that must hold a mapping (see :func:`parse_config`).
+
+    Raises:
+        ConfigError: the file cannot be read, does not parse, uses what configuration must
+            not, or is not a mapping.
     """
     try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
+        data = parse_config(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text (byte {exc.start})") from exc
+    except RefusedYaml as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: is not valid YAML ({exc})") from exc
     if data is None:

@@ -618,6 +618,12 @@ def command(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"prodready check: {args.path} is not a directory", file=sys.stderr)
         return 2
+    # Before anything is written (the history, one of two reports): all or nothing. The
+    # history makes its own folder.
+    for option, path in (("--badge", args.badge), ("--sarif", args.sarif)):
+        if path is not None and not path.parent.is_dir():
+            print(f"prodready check: {option} {path}: the folder {path.parent} does not exist", file=sys.stderr)
+            return 2
     assessment = assess(root, run_tests=args.run_tests, audit=args.audit, build=args.build)
     delta = record(assessment, args.history) if args.history else None
     for path, text in (

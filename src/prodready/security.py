@@ -20,6 +20,8 @@ from .report import Report
 
 # Committed on purpose: they hold placeholders only, and are checked for exactly that.
 COMMITTED_TEMPLATES = (".env.example", ".env.production.template")
+# The role with every permission: never what a sign-up gets in a deployed environment.
+ADMIN_ROLE = "admin"
 # Config rules of a deployed environment, as reported by `config.environment_rules`.
 _CONFIG_CHECKS = {
     "app.public_url": "https",
@@ -93,6 +95,35 @@ def check_env_keys(report: Report, env: str, path: Path, values: dict[str, str],
         report.add("placeholders", "pass", "no ${…}, <…> or CHANGE_ME values", where=str(path))
 
 
+def check_reuse_elsewhere(report: Report, env: str, path: Path, values: dict[str, str]) -> None:
+    """No key of ``values`` has the value of a key in another environment's env file.
+
+    A development key lives on laptops and in shell histories; shared with production it
+    makes every laptop a way into production.
+    """
+    others = {other: file for other, file in keys.env_files().items() if file.resolve() != path.resolve()}
+    places = keys.key_places(others)
+    shared = [
+        (name, place)
+        for name, value in values.items()
+        if keyrules.spec_for(name) is not None
+        for place in places.get(value, [])
+    ]
+    strict = env in config.DEPLOYED or any(place.partition(":")[0] in config.DEPLOYED for _, place in shared)
+    if shared:
+        report.add(
+            "reuse",
+            "fail" if strict else "warn",
+            "; ".join(
+                f"{name} has the same value as {place} ({others[place.partition(':')[0]]})" for name, place in shared
+            ),
+            where=str(path),
+            fix=f"keys rotate NAME --env {env} for each key named, so every environment has its own",
+        )
+    else:
+        report.add("reuse", "pass", "no key shares its value with another environment's", where=str(path))
+
+
 def check_env_files(report: Report, directory: Path) -> None:
     """Every ``.env*`` file: untracked and mode 0600; the committed templates: no real key."""
     for path in sorted(directory.glob(".env*")):
@@ -140,10 +171,15 @@ def _lookup(data: dict[str, Any], dotted: str) -> Any:
 def check_config(report: Report, env: str, path: Path, values: dict[str, str]) -> None:
     """HTTPS, debug, CORS, allowed hosts (and the other environment rules) of the effective config."""
     try:
-        merged, _ = layers.load_layers(env)
+        merged, origins = layers.load_layers(env)
     except layers.ConfigError as exc:
         report.add("config", "fail", str(exc))
         return
+    # Before the env file's overrides: a URL with its password belongs there, not in the YAML.
+    for key in config.url_password_keys(merged):
+        where = f"{origins.get(key, 'config')}: {key}"
+        message = f"{key} holds a password inside its URL, in a committed file"
+        report.add("credential", "fail", message, where=where, fix=config.credential_fix(key))
     overrides = _nested_overrides(values)
     layers.deep_merge(merged, overrides)
     broken = dict(config.environment_rules(env, merged))
@@ -152,7 +188,7 @@ def check_config(report: Report, env: str, path: Path, values: dict[str, str]) -
         if key in broken:
             report.add(check, "fail", broken.pop(key), where=f"{source}: {key}")
         elif env in config.DEPLOYED:
-            report.add(check, "pass", f"{key} = {json.dumps(_lookup(merged, key))}")
+            report.add(check, "pass", f"{key} = {json.dumps(config.mask_urls(_lookup(merged, key)))}")
         else:
             report.add(check, "pass", f"not required in {env}")
     for key, rule in broken.items():
@@ -184,8 +220,8 @@ def check_key_age(report: Report, env: str, max_age: int | None) -> None:
         report.add("key age", "pass", f"every key changed within {max_age} days")
 
 
-def check_policies(report: Report) -> None:
-    """Each policy file matches its JSON Schema and the rules between its fields."""
+def check_policies(report: Report, env: str) -> None:
+    """Each policy file matches its JSON Schema and the rules between its fields, and fits ``env``."""
     for name in policyfiles.POLICY_NAMES:
         where = str(policyfiles.policy_path(name))
         try:
@@ -197,24 +233,35 @@ def check_policies(report: Report) -> None:
             report.add("policy", "fail", f"{key} {rule}", where=where)
         if not broken:
             report.add("policy", "pass", f"{name} policy matches its schema", where=where)
+        if name == "access" and not broken and policyfiles.load(name).get("default_role") == ADMIN_ROLE:
+            # The schema allows it (a local setup may want it); where real users sign up, every
+            # one of them would be an administrator.
+            report.add(
+                "default role",
+                "fail" if env in config.DEPLOYED else "warn",
+                f"default_role is {ADMIN_ROLE!r}: every sign-up becomes an administrator",
+                where=f"{where}: default_role",
+                fix=f'set "default_role": "user" in {where}; grant admin to chosen accounts only',
+            )
 
 
 def validate(env: str, path: Path) -> Report:
     """Run every security check of ``env`` on the env file ``path``."""
     report = Report(f"security validate --env {env} ({path})")
-    check_policies(report)
+    check_policies(report, env)
     try:
         min_length = policyfiles.min_key_length()
         max_age = policyfiles.max_key_age_days()
     except policyfiles.PolicyError:
         # Reported by check_policies above; the floors still apply.
         min_length, max_age = keyrules.MIN_KEY_LENGTH, None
-    if path.is_file():
+    if path.exists():
         values = envfile.read(path)
         declared = values.get("APP_ENV")
         if declared and declared != env:
             report.add("app env", "fail", f"APP_ENV is {declared}, not {env}", where=str(path))
         check_env_keys(report, env, path, values, min_length)
+        check_reuse_elsewhere(report, env, path, values)
     else:
         values = {}
         fix = "make setup" if env == layers.DEFAULT_ENVIRONMENT else f"make keys-generate ENV={env}"

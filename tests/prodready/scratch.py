@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from prodready import keyrules
 from prodready.checks import CHECKS, Context, Project, evaluate
@@ -61,3 +62,11 @@ def git(directory: Path, *args: str) -> None:
     assert program is not None, "these tests need git"
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
     subprocess.run([program, *args], cwd=directory, check=True, env=env, capture_output=True)
+
+
+def set_yaml(path: Path, dotted: str, value: object) -> None:
+    """Set ``section.key`` in the YAML file at ``path`` (comments are not kept)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    section, _, key = dotted.partition(".")
+    data.setdefault(section, {})[key] = value
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")

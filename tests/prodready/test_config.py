@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from scratch import random_value
+from scratch import random_value, set_yaml
 
 from prodready import cli, config, layers, policyfiles
 
@@ -232,6 +234,41 @@ def test_sync_of_an_unparsable_file_fails(project: Path) -> None:
     assert _statuses(config.sync(check=True, directory=project / "config")) == [("parse", "fail")]
 
 
+def _flow_style_rate_limit(staging: Path) -> str:
+    """Rewrite staging's ``rate_limit`` block as one flow mapping with 3 login attempts, lacking a key."""
+    text = staging.read_text(encoding="utf-8")
+    start = text.index("rate_limit:\n")
+    end = re.compile(r"^\S", re.MULTILINE).search(text, start + 1)
+    end = end.start() if end else len(text)
+    flow = "rate_limit: {enabled: true, login_attempts: 3}\n"
+    staging.write_text(text[:start] + flow + text[end:], encoding="utf-8")
+    return staging.read_text(encoding="utf-8")
+
+
+def test_sync_refuses_a_flow_mapping_naming_the_file_and_line(project: Path) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    before = _flow_style_rate_limit(staging)
+    line = before.splitlines().index("rate_limit: {enabled: true, login_attempts: 3}") + 1
+
+    report = config.sync(check=False, directory=project / "config")
+
+    failed = [f for f in report.findings if f.status == "fail"]
+    assert [f.where for f in failed] == [f"{staging}: line {line}"]
+    assert "rate_limit" in failed[0].message and "flow" in failed[0].message
+    assert staging.read_text(encoding="utf-8") == before
+    assert layers.read_yaml(staging)["rate_limit"]["login_attempts"] == 3
+
+
+def test_validate_refuses_a_repeated_key(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    _flow_style_rate_limit(staging)
+    with staging.open("a", encoding="utf-8") as handle:
+        handle.write("rate_limit:\n  login_attempts: 10\n")
+
+    assert cli.main(["config", "validate", "--env", "staging"]) == 1
+    assert "rate_limit is set twice" in capsys.readouterr().out
+
+
 def test_add_keys_inserts_text_without_rewriting(tmp_path: Path) -> None:
     path = tmp_path / "env.yaml"
     path.write_text("# header\napp:\n  debug: false  # keep me\n\nserver:\n  port: 1", encoding="utf-8")
@@ -330,3 +367,39 @@ def test_show_reports_a_broken_configuration(project: Path, capsys: pytest.Captu
 
     assert cli.main(["config", "show", "--env", "staging"]) == 1
     assert "schema.json" in capsys.readouterr().out
+
+
+def test_validate_refuses_a_billion_laughs_file_within_a_second(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    bomb = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    bomb += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
+    staging.write_text("\n".join(bomb) + "\n", encoding="utf-8")
+    started = time.perf_counter()
+
+    code = cli.main(["config", "validate"])
+
+    assert time.perf_counter() - started < 1
+    assert code == 1
+    assert "config/environments/staging.yaml: line 1: anchors and aliases" in capsys.readouterr().out
+
+
+def test_a_password_inside_a_committed_url_fails_validation(project: Path) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    set_yaml(staging, "database.url", "postgresql://postgres:postgres@db/app")
+
+    report = config.validate(layers.ENVIRONMENTS, project / "config")
+
+    failed = [f for f in report.findings if f.status == "fail"]
+    assert [(f.check, f.where) for f in failed] == [("credential", f"{staging}: database.url")]
+    assert "postgres:postgres" not in failed[0].message
+    assert ".env" in failed[0].fix and "DATABASE_URL" in failed[0].fix
+
+
+def test_a_url_without_a_password_or_with_a_placeholder_passes(project: Path) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    set_yaml(staging, "database.url", "postgresql://app:${DB_PASSWORD}@db/app")
+    set_yaml(project / "config" / "environments" / "production.yaml", "database.url", "postgresql://app@db/app")
+
+    assert not config.validate(layers.ENVIRONMENTS, project / "config").failed

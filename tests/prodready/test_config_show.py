@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-from scratch import random_value
+from scratch import random_value, set_yaml
 
-from prodready import config, layers
+from prodready import cli, config, layers
 
 
 def _flat(data: dict[str, Any]) -> dict[str, Any]:
@@ -80,3 +80,22 @@ def test_secrets_are_masked(project: Path, monkeypatch: pytest.MonkeyPatch, key_
     printed = json.dumps(result)
     for value in values.values():
         assert value not in printed
+
+
+def test_a_password_inside_a_url_is_masked_wherever_the_url_comes_from(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staging = project / "config" / "environments" / "staging.yaml"
+    set_yaml(staging, "database.url", "postgresql://app:FromYaml@db/app")
+    monkeypatch.setenv("DATABASE__URL", "postgresql+asyncpg://app:SuperSecret@db/app")
+
+    assert cli.main(["config", "show", "--env", "development"]) == 0
+    from_variable = capsys.readouterr().out
+    monkeypatch.delenv("DATABASE__URL")
+    assert cli.main(["config", "show", "--env", "staging", "--json"]) == 0
+    from_yaml = capsys.readouterr().out
+
+    assert "SuperSecret" not in from_variable
+    assert "postgresql+asyncpg://app:***@db/app" in from_variable
+    assert "FromYaml" not in from_yaml
+    assert "postgresql://app:***@db/app" in from_yaml

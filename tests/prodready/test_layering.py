@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,52 @@ def test_the_projects_own_layers_load_for_every_environment(project: Path) -> No
     for env in layers.ENVIRONMENTS:
         merged, _ = layers.load_layers(env)
         assert {"app", "server", "database", "cache"} <= set(merged)
+
+
+def _billion_laughs(levels: int = 9) -> str:
+    """A few KB of YAML whose aliases expand to ``10**levels`` strings."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 10)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_aliases_are_refused_at_once_naming_the_line(tmp_path: Path) -> None:
+    path = _tree(tmp_path, {"bomb.yaml": _billion_laughs()}) / "bomb.yaml"
+    started = time.perf_counter()
+
+    with pytest.raises(layers.ConfigError) as raised:
+        layers.read_yaml(path)
+
+    assert time.perf_counter() - started < 1
+    assert str(raised.value).startswith(f"{path}: line 1:")
+    assert "aliases" in str(raised.value)
+
+
+def test_an_anchor_used_once_more_is_refused_too(tmp_path: Path) -> None:
+    path = _tree(tmp_path, {"a.yaml": "app: &app {debug: false}\nworker: *app\n"}) / "a.yaml"
+
+    with pytest.raises(layers.ConfigError, match="aliases"):
+        layers.read_yaml(path)
+
+
+def test_other_yaml_files_may_still_use_aliases() -> None:
+    # CI files and compose files use anchors by design; only configuration refuses them.
+    assert layers.parse_yaml("a: &a [1]\nb: *a\n") == {"a": [1], "b": [1]}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rate_limit: {enabled: true}\napp: {}\nrate_limit:\n  enabled: false\n", "line 3: rate_limit is set twice"),
+        ("app:\n  debug: false\n  name: a\n  debug: true\n", "line 4: debug is set twice"),
+        ("rate_limit: {enabled: true, enabled: false}\n", "line 1: enabled is set twice"),
+    ],
+)
+def test_a_repeated_key_is_refused_naming_the_line(tmp_path: Path, text: str, message: str) -> None:
+    path = _tree(tmp_path, {"a.yaml": text}) / "a.yaml"
+
+    with pytest.raises(layers.ConfigError, match=message) as raised:
+        layers.read_yaml(path)
+
+    assert str(raised.value).startswith(f"{path}: ")

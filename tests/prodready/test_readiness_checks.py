@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from helpers import BIN
-from scratch import CHECKS_BY_ID, git, outcome, random_value, strong_key, write
+from scratch import CHECKS_BY_ID, git, outcome, random_value, set_yaml, strong_key, write
 
 from prodready import keyrules, testrun
 from prodready.checks import (
@@ -173,6 +174,8 @@ CASES: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ),
     ("config.valid", {"README.md": ""}, {"config/app.yaml": "a: 1\n"}),
     ("config.valid", {"config/app.yaml": "a: [1\n"}, {"config/app.json": '{"a": 1}'}),
+    ("config.valid", {"config/app.yaml": "a: &a [1]\nb: *a\n"}, {"config/app.yaml": "a: [1]\nb: [1]\n"}),
+    ("config.valid", {"config/app.yaml": "a: {b: 1}\na:\n  c: 2\n"}, {"config/app.yaml": "a: {b: 1, c: 2}\n"}),
     (
         "config.sync",
         {"config/development.yaml": "a: 1\nb: 2\n", "config/production.yaml": "a: 3\n"},
@@ -526,6 +529,29 @@ def test_tracked_env_file_fails_and_templates_pass(tmp_path: Path) -> None:
     assert "git rm --cached .env" in found.fix
 
 
+def test_a_tracked_config_file_with_a_password_in_a_url_fails(tmp_path: Path) -> None:
+    root = write(tmp_path, {"config/app.yaml": "database:\n  url: postgresql://postgres:postgres@db/app\n"})
+    git(root, "init", "--quiet")
+    git(root, "add", "config/app.yaml")
+
+    found = outcome(root, "security.secrets_committed")
+
+    assert found.status == "fail"
+    assert found.where == "config/app.yaml"
+    assert "postgres:postgres" not in found.message
+    assert "DATABASE_URL" in found.fix
+
+
+def test_a_password_in_a_url_fails_config_valid_in_a_template_layout(tmp_path: Path, rendered_project: Path) -> None:
+    root = _template_layout(tmp_path, rendered_project)
+    set_yaml(root / "config" / "environments" / "development.yaml", "database.url", "postgresql://a:b@db/app")
+
+    found = outcome(root, "config.valid")
+
+    assert found.status == "fail"
+    assert "database.url" in found.where
+
+
 def test_keys_of_any_repository_meet_the_key_rules(tmp_path: Path) -> None:
     assert outcome(write(tmp_path / "none", {"README.md": ""}), "security.keys").status == "not run"
     weak = outcome(write(tmp_path / "weak", {".env": "JWT_SECRET=short\nDEBUG=1\n"}), "security.keys")
@@ -678,3 +704,15 @@ def test_a_template_layout_without_a_key_list_fails_the_keys_check(tmp_path: Pat
     assert found.status == "fail"
     assert "security/keys.json: missing" in found.message
     assert found.fix
+
+
+def test_a_billion_laughs_config_file_is_not_expanded_by_the_placeholder_check(tmp_path: Path) -> None:
+    # Mappings, not lists: the check walks every key path of a configuration file.
+    bomb = ["l0: &l0 {a: lol, b: lol, c: lol, d: lol, e: lol, f: lol, g: lol, h: lol, i: lol, j: lol}"]
+    bomb += [f"l{n}: &l{n} {{{', '.join(f'{k}: *l{n - 1}' for k in 'abcdefghij')}}}" for n in range(1, 10)]
+    root = write(tmp_path, {"config/app.yaml": "\n".join(bomb) + "\n"})
+    started = time.perf_counter()
+
+    outcome(root, "security.placeholders")
+
+    assert time.perf_counter() - started < 1

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scratch import git
+from scratch import git, set_yaml
 
 from prodready import auditlog, cli, keyrules
 
@@ -73,6 +73,41 @@ def test_one_weak_key_fails_and_is_named(project: Path, capsys: pytest.CaptureFi
     assert [f["check"] for f in failed] == ["JWT_SECRET_KEY"]
     assert "JWT_SECRET_KEY is 20 characters long; the minimum is 32" in failed[0]["message"]
     assert "only-twenty-chars-xy" not in json.dumps(result)
+
+
+@pytest.mark.parametrize(("copied", "reused"), [("SECRET_KEY", "JWT_SECRET_KEY"), ("DB_PASSWORD", "REDIS_PASSWORD")])
+def test_two_keys_with_one_value_fail_naming_both(
+    project: Path, capsys: pytest.CaptureFixture[str], key_names: tuple[str, ...], copied: str, reused: str
+) -> None:
+    if reused not in key_names:
+        pytest.skip(f"the example project has no {reused}")
+    path = _filled_production(project)
+    value = next(line for line in path.read_text().splitlines() if line.startswith(f"{copied}="))
+    _set(path, reused, value.partition("=")[2])
+
+    code, result = _validate(capsys, "--env", "production")
+
+    assert code == 1
+    failed = _failed(result)
+    assert [f["check"] for f in failed] == [reused]
+    assert f"{reused} has the same value as {copied}" in failed[0]["message"]
+    assert value.partition("=")[2] not in json.dumps(result)
+
+
+def test_a_production_key_equal_to_the_development_one_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["keys", "ensure"]) == 0
+    path = _filled_production(project)
+    development = (project / ".env").read_text().splitlines()
+    value = next(line for line in development if line.startswith("JWT_SECRET_KEY=")).partition("=")[2]
+    _set(path, "JWT_SECRET_KEY", value)
+
+    code, result = _validate(capsys, "--env", "production")
+
+    assert code == 1
+    failed = _failed(result)
+    assert [f["check"] for f in failed] == ["reuse"]
+    assert "JWT_SECRET_KEY has the same value as development:JWT_SECRET_KEY (.env)" in failed[0]["message"]
+    assert value not in json.dumps(result)
 
 
 def test_the_readable_report_names_the_weak_key(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,6 +178,18 @@ def test_unsafe_settings_in_the_yaml_fail(project: Path, capsys: pytest.CaptureF
     code, result = _validate(capsys, "--env", "production")
     assert code == 1
     assert [f["check"] for f in _failed(result)] == ["https"]
+
+
+def test_a_password_inside_a_committed_url_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _filled_production(project)
+    set_yaml(project / "config" / "environments" / "production.yaml", "database.url", "postgresql://app:Hunter2@db/a")
+
+    code, result = _validate(capsys, "--env", "production")
+
+    assert code == 1
+    where = "config/environments/production.yaml: database.url"
+    assert [(f["check"], f["where"]) for f in _failed(result)] == [("credential", where)]
+    assert "Hunter2" not in json.dumps(result)
 
 
 def test_an_env_file_for_another_environment_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -297,6 +344,20 @@ def test_the_default_role_must_exist(project: Path, capsys: pytest.CaptureFixtur
     code, result = _validate(capsys, "--env", "production")
     assert code == 1
     assert any("default_role must be one of the roles" in f["message"] for f in _failed(result))
+
+
+@pytest.mark.parametrize(("env", "status"), [("production", "fail"), ("staging", "fail"), ("development", "warn")])
+def test_an_admin_default_role_fails_where_real_users_sign_up(
+    project: Path, capsys: pytest.CaptureFixture[str], env: str, status: str
+) -> None:
+    _edit_policy(project, "access", default_role="admin")
+
+    _, result = _validate(capsys, "--env", env)
+
+    found = [f for f in result["findings"] if f["check"] == "default role"]
+    assert [f["status"] for f in found] == [status]
+    assert found[0]["where"].endswith("access_policy.json: default_role")
+    assert '"default_role": "user"' in found[0]["fix"]
 
 
 def test_every_policy_points_at_its_schema(rendered_project: Path) -> None:

@@ -106,7 +106,7 @@ def _config_valid(context: Context) -> Finding:
 def _parse_error(path: str, text: str) -> bool:
     try:
         if path.endswith((".yaml", ".yml")):
-            layers.parse_yaml(text)
+            layers.parse_config(text)
         elif path.endswith(".json"):
             json.loads(text)
         elif path.endswith(".toml"):

@@ -39,6 +39,7 @@ from .base import (
     run_command,
     short_list,
 )
+from .configuration import config_files
 from .dependencies import parse_requirement
 
 # pip-audit resolves and queries the index for every package: minutes on a slow network.
@@ -58,7 +59,23 @@ def _security_secrets_committed(context: Context) -> Finding:
             f"git rm --cached {committed[0]}, add it to .gitignore, then rotate every key it held",
             committed[0],
         )
-    return passed("only env templates are tracked")
+    with_passwords = [
+        path
+        for path in sorted(set(config_files(project)) & tracked)
+        if any(
+            config.has_url_password(line)
+            for line in project.text(path).splitlines()
+            if not line.lstrip().startswith(("#", ";", "//"))
+        )
+    ]
+    if with_passwords:
+        return failed(
+            f"a password inside a URL in tracked configuration: {short_list(with_passwords)}",
+            "put the URL in .env or the deployment's secrets (DATABASE_URL=…, REDIS_URL=…), "
+            "keep only the host and user in the file, then change the password",
+            with_passwords[0],
+        )
+    return passed("only env templates are tracked; no password inside a URL in tracked configuration")
 
 
 @check("security.env_ignored", "security", 2, ".env ignored by git")
@@ -84,7 +101,7 @@ def _security_placeholders(context: Context) -> Finding:
                 found.append(f"{path}: {name}")
     for path in [f for d in CONFIG_DIRS for f in project.under(d) if f.endswith((".yaml", ".yml"))]:
         with contextlib.suppress(yaml.YAMLError):
-            data = layers.parse_yaml(project.text(path))
+            data = layers.parse_config(project.text(path))
             if isinstance(data, dict):
                 for key, value in config.key_paths(data).items():
                     leaf = key.rsplit(".", 1)[-1]

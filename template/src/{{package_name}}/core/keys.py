@@ -150,18 +150,24 @@ def check_keys(values: Mapping[str, str | None], key_list: KeyList, min_length: 
     """Check every listed key, and each ``NAME_PREVIOUS`` that is set, against the rules.
 
     A key whose ``replaced_by`` variable is set (a full ``DATABASE_URL`` carries its own
-    password) is not required.
+    password) is not required. Two keys with one value are a problem of the later one (a key
+    and its own ``NAME_PREVIOUS`` may match).
 
     Returns:
         Problems per variable name, only for variables that have some.
     """
     found: dict[str, list[str]] = {}
+    # One value under two keys: whoever learns one (a token signer, the Redis password) has both.
+    first_holder: dict[str, str] = {}
     for spec in key_list.keys:
         if spec.replaced_by and values.get(spec.replaced_by):
             continue
         names = [spec.name] + ([spec.name + PREVIOUS_SUFFIX] if values.get(spec.name + PREVIOUS_SUFFIX) else [])
         for name in names:
             problems = key_problems(name, values.get(name), key_list, min_length)
+            value = values.get(name)
+            if value and (holder := first_holder.setdefault(value, name)).removesuffix(PREVIOUS_SUFFIX) != spec.name:
+                problems.append(f"{name} has the same value as {holder}; every key needs its own")
             if problems:
                 found[name] = problems
     return found
