@@ -193,7 +193,7 @@ def test_deps_check_runs_once_inside_the_project_for_every_uv_check(
 ) -> None:
     root = write(tmp_path, {**UV_PROJECT, "requirements/production.txt": "pyyaml==6.0.2\n"})
     installed(monkeypatch, "uv")
-    monkeypatch.setattr(Project, "in_own_environment", lambda self: True)
+    monkeypatch.setattr(Project, "environment", lambda self: self.root / ".venv")
     calls: list[Path] = []
 
     def fake_check() -> tuple[Report, list[dict[str, str]]]:
@@ -263,9 +263,17 @@ def test_export_is_not_run_until_requirements_are_exported(tmp_path: Path) -> No
     )
 
 
+def test_without_uv_or_pip_the_environment_is_not_inspected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write(tmp_path, {"requirements.txt": "pyyaml\n", ".venv/pyvenv.cfg": "home = /usr/bin\n"})
+    installed(monkeypatch)
+
+    found = outcome(root, "deps.installed")
+
+    assert (found.status, found.message) == ("not run", "neither uv nor pip can inspect .venv")
+
+
 def test_pip_check_that_cannot_start_is_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = write(tmp_path, {"requirements.txt": "pyyaml\n"})
-    monkeypatch.setattr(Project, "in_own_environment", lambda self: True)
+    root = write(tmp_path, {"requirements.txt": "pyyaml\n", ".venv/pyvenv.cfg": "", ".venv/bin/pip": ""})
     installed(monkeypatch)
     commands: list[list[str]] = []
 

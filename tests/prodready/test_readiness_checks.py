@@ -387,7 +387,7 @@ def test_installed_runs_only_in_the_project_environment(tmp_path: Path, monkeypa
     root = write(tmp_path, {"requirements.txt": "pyyaml\n"})
     assert outcome(root, "deps.installed").status == "not run"
 
-    monkeypatch.setattr(Project, "in_own_environment", lambda self: True)
+    monkeypatch.setattr(Project, "environment", lambda self: self.root / ".venv")
     broken = subprocess.CompletedProcess(
         ["pip"], 1, "", "fastapi 0.115.0 has requirement starlette<0.42, but you have 0.45"
     )

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -221,11 +220,17 @@ class Project:
             and f.rsplit("/", 1)[-1] not in ("setup.py", "conftest.py", "noxfile.py")
         ]
 
-    def in_own_environment(self) -> bool:
-        """Whether this process runs in the project's own virtual environment."""
-        prefix = Path(sys.prefix).resolve()
-        root = self.root.resolve()
-        return prefix == root or root in prefix.parents
+    def environment(self) -> Path | None:
+        """The project's installed virtual environment (``.venv`` or ``venv``), or None.
+
+        prodready runs in an environment of its own (uvx), so what the project installed is
+        inspected there, never in the interpreter running the checks.
+        """
+        for name in (".venv", "venv"):
+            folder = self.root / name
+            if (folder / "pyvenv.cfg").is_file():
+                return folder
+        return None
 
 
 def is_test_path(path: str) -> bool:

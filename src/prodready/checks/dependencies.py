@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -293,13 +292,18 @@ def _deps_export(context: Context) -> Finding:
 @check("deps.installed", "dependencies", 2, "installed packages have compatible requirements")
 def _deps_installed(context: Context) -> Finding:
     project = context.project
-    if not project.in_own_environment():
-        return not_run("not running in the project's environment", "make readiness (runs it with uv run)")
+    environment = project.environment()
+    if environment is None:
+        return not_run("the project's environment is not installed (no .venv)", "make setup (uv sync)")
     finding = _deps_findings(context).get("conflicts")
     if finding is not None:
         return finding
     uv = shutil.which("uv")
-    command = [uv, "pip", "check", "--python", sys.executable] if uv else [sys.executable, "-m", "pip", "check"]
+    if uv is None and not (environment / "bin" / "pip").exists():
+        # uv makes environments without pip: with neither, nothing can inspect this one.
+        return not_run(f"neither uv nor pip can inspect {environment.name}", "install uv (make setup does)")
+    python = environment / "bin" / "python"
+    command = [uv, "pip", "check", "--python", str(environment)] if uv else [str(python), "-m", "pip", "check"]
     result = run_command(command, project.root)
     if result is None:
         return not_run("pip check could not be started")
