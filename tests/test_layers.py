@@ -67,7 +67,11 @@ def internal_imports(source_root: Path) -> dict[str, set[str]]:
     return edges
 
 
-@pytest.mark.parametrize("answers", [{}, {"use_postgres": False, "use_redis": False}], ids=["defaults", "no-servers"])
+@pytest.mark.parametrize(
+    "answers",
+    [{}, pytest.param({"use_postgres": False, "use_redis": False}, marks=pytest.mark.slow)],
+    ids=["defaults", "no-servers"],
+)
 def test_layers_import_only_downwards(rendered: Render, answers: dict[str, bool]) -> None:
     source_root = rendered(**answers) / "src" / PACKAGE
     edges = internal_imports(source_root)

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import copy_project
+from helpers import Render
 
 # What prodready reads from a generated project; nothing else is copied into a scratch project.
 PROJECT_FILES = ("config", "security", ".env.example", ".env.production.template")
@@ -22,13 +22,13 @@ LOCATION_VARIABLES = ("KEYS_FILE", "CONFIG_DIR", "POLICY_DIR", "GIT_DIR", "GIT_W
 
 
 @pytest.fixture(scope="session")
-def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template rendered once with the example answers; read-only (copy it to change it).
+def rendered_project(rendered: Render) -> Path:
+    """The template rendered with the example answers (shared with the template tests); read-only.
 
-    The post-generation hook is skipped: what it does (``keys ensure``, ``git init``) is what
-    these tests exercise one step at a time, in their own copies.
+    Only its rule files and env templates are copied into each scratch project, so what the
+    hook did there (``.env``, git) never reaches these tests: they run those steps themselves.
     """
-    return copy_project(tmp_path_factory.mktemp("rendered") / "project", skip_tasks=True)
+    return rendered()
 
 
 @pytest.fixture(scope="session")
