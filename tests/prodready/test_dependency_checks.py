@@ -42,7 +42,7 @@ def test_a_version_in_parentheses_loses_the_closing_parenthesis() -> None:
         "   ",
         "# a comment",
         "-r base.txt",
-        "--index-url https://pypi.org/simple",
+        "--index-url file:///srv/simple",
         "./pkg",
         # Links pip installs without a name: not packages called "https", "git" or "file".
         "https://example.com/wheels/pkg-1.0-py3-none-any.whl",
