@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -36,6 +37,8 @@ from typing import Any
 # runs the tasks there too; nothing should happen in those throw-away copies.
 _REPLAY_MARKERS = (".old_copy.", ".new_copy.")
 _MARKS = {"✓": "32", "✗": "31", "-": "33", "!": "33"}
+# The import names of prodready's dependencies (pyproject.toml [project] dependencies).
+_PRODREADY_MODULES = ("yaml", "packaging", "pathspec", "dotenv", "jsonschema")
 
 
 def in_replay_folder(path: Path) -> bool:
@@ -75,6 +78,12 @@ class Hook:
         # In this process, from the template's src/: no interpreter start and no install. When
         # a dependency beyond Copier's own is missing here, its steps are reported as not run.
         sys.path.insert(0, str(source))
+        # prodready imports some of its dependencies only when a check needs them: look for all
+        # of them first, so a missing one is "not run" here rather than a crashed check.
+        absent = [name for name in _PRODREADY_MODULES if importlib.util.find_spec(name) is None]
+        if absent:
+            self.missing = f"{', '.join(absent)} not installed beside Copier"
+            return None
         try:
             from prodready import cli
         except ImportError as exc:

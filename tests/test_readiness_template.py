@@ -344,3 +344,26 @@ def test_skip_tasks_then_make_setup(tmp_path: Path) -> None:
     assert (project / "uv.lock").exists()
     assert (project / "requirements" / "production.txt").exists()
     assert "Score " in result.stdout
+
+
+def test_without_prodready_s_dependencies_the_hook_reports_not_run_and_passes(scratch: Path, tmp_path: Path) -> None:
+    # A Copier installed without python-dotenv and jsonschema: prodready's steps cannot run.
+    bare = tmp_path / "bare"
+    run([sys.executable, "-m", "venv", "--without-pip", str(bare)], tmp_path)
+    (scratch / ".env").unlink()
+
+    result = subprocess.run(
+        [str(bare / "bin" / "python"), str(HOOK), f"--source={ROOT / 'src'}", "--operation=update"],
+        cwd=scratch,
+        env=dict(os.environ, NO_COLOR="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "- development keys (.env, mode 0600) — not run (" in result.stdout
+    assert "not installed beside Copier): run `make setup`" in result.stdout
+    assert "✓" not in result.stdout
+    assert not (scratch / ".env").exists()
