@@ -7,7 +7,7 @@
   signed and fields encrypted with it keep working. ``JWT_SECRET_KEY`` also gets
   ``NAME_ROTATED_AT``, from which the service ends the old key's grace period; a rotation that
   would drop a previous ``DB_ENCRYPTION_KEY`` still in use is refused until the service's
-  re-encryption command has recorded that no value needs it (see the comment at ``rotate``).
+  re-encryption command has recorded that no value needs it (:func:`previous_key_in_use`).
 * ``audit`` — per key and env file: present, strength, placeholder, reuse, age, file mode.
 
 Every change is appended to the audit log (:mod:`.auditlog`), with a fingerprint, never the
@@ -295,20 +295,6 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 # --- rotate ------------------------------------------------------------------------------
-#
-# A rotation keeps the old value as NAME_PREVIOUS and so drops the value NAME_PREVIOUS held.
-# For a signing key that only ends the old key's tokens; for the encryption key it makes every
-# value still sealed with it unreadable for good. Only the service can tell which key a stored
-# value uses (it owns the cipher and the database), and prodready never imports it. So the
-# service's re-encryption command (`make keys-reencrypt`, `python -m <package>.admin
-# reencrypt`) moves every value to the current key and appends a record of the finished run to
-# the key audit log: the fingerprint of the key every value is now on, when, and the counts.
-# `keys rotate` reads that record, never the database. It drops a previous encryption key only
-# when the environment's latest record names the current key and left nothing behind; without
-# such a record (none, another key, an unreadable log, values left over) it cannot tell, and
-# refuses, naming the command that makes the record. Running the project's code from here
-# instead would need its virtualenv and a route to the deployed database on every machine that
-# rotates keys, and would still need this refusal when either is missing.
 
 
 class KeyInUseError(KeysError):
@@ -366,9 +352,22 @@ def _put(lines: list[str], name: str, value: str, after: int) -> int:
 def previous_key_in_use(name: str, env: str, values: dict[str, str]) -> str | None:
     """Say why rotating ``name`` in ``values`` (an env file of ``env``) may lose stored data; None: it cannot.
 
-    Only a key whose ``previous_until`` is ``reencryption`` is checked: its rotation drops the
-    ``NAME_PREVIOUS`` set now, which is safe once the latest re-encryption record of ``env``
-    names the current key and left no value behind (see the comment above).
+    A rotation keeps the old value as ``NAME_PREVIOUS`` and so drops the value
+    ``NAME_PREVIOUS`` held. For a signing key that only ends the old key's tokens; for a key
+    whose ``previous_until`` is ``reencryption`` (``DB_ENCRYPTION_KEY``) it makes every value
+    still sealed with it unreadable for good, so only such keys are checked here.
+
+    Only the service can tell which key a stored value uses (it owns the cipher and the
+    database), and prodready never imports it. So the service's re-encryption command
+    (``make keys-reencrypt``, ``python -m <package>.admin reencrypt``) moves every value to the
+    current key and appends a record of the finished run to the key audit log: the fingerprint
+    of the key every value is now on (never the key), when, and the counts. This reads that
+    record, never the database: dropping the previous key is safe when the latest record of
+    ``env`` names the current key and left no value behind. Without such a record (none, one of
+    another key, an unreadable log, values left over) it cannot tell, and says so. Running the
+    project's code from here instead would need its virtualenv and a route to the deployed
+    database on every machine that rotates keys, and would still need this refusal when either
+    is missing.
     """
     spec = keyrules.spec_for(name)
     previous_name = name + keyrules.PREVIOUS_SUFFIX
