@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .cache import create_cache
 from .core.crypto import FieldCipher
 from .core.errors import NotFoundError
@@ -132,7 +134,15 @@ def reencrypt_main(args: argparse.Namespace, settings: Settings | None = None) -
                 f"reencrypt: {args.env_file} is not a file: name the dotenv file that holds the keys", file=sys.stderr
             )
             return 2
-        settings = Settings(_env_file=args.env_file) if args.env_file is not None else get_settings()
+        try:
+            settings = Settings(_env_file=args.env_file) if args.env_file is not None else get_settings()
+        except ValidationError as exc:
+            # The settings name each problem (never a value: hide_input_in_errors); one line each.
+            problems = "; ".join(
+                f"{'.'.join(map(str, error['loc'])) or 'settings'}: {error['msg']}" for error in exc.errors()
+            )
+            print(f"reencrypt: the settings do not load: {problems}", file=sys.stderr)
+            return 2
     key = settings.db_encryption_key.get_secret_value()
     previous = settings.db_encryption_key_previous
     mode = " (dry run: nothing is written)" if args.dry_run else ""
