@@ -2,9 +2,9 @@
 
 The key list is data, read here and by prodready (which makes, rotates and audits the keys):
 each key's variable name, encoding and size, whether ``NAME_PREVIOUS`` is accepted during a
-rotation and until when (``previous_until``), and the words that mark a placeholder. Its JSON Schema
-(``security/schemas/keys.schema.json``) is generated from :class:`KeyList`; a test fails when
-the committed file drifts. The shortest accepted key comes from the encryption policy.
+rotation and until when (``previous_until``), and the words that mark a placeholder. Its JSON
+Schema (``security/schemas/keys.schema.json``) is generated from :class:`KeyList`; a test fails
+when the committed file drifts. The shortest accepted key comes from the encryption policy.
 """
 
 from __future__ import annotations
