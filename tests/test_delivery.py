@@ -228,7 +228,7 @@ def test_ci_jobs_call_make(combo: tuple[dict[str, Any], Path]) -> None:
     }
     makefile = (project / "Makefile").read_text(encoding="utf-8")
     targets = ["lint", "typecheck", "security-scan", "deps-check", "test", "test-integration", "security-validate"]
-    targets += ["keys-generate", "keys-rotate", "keys-audit"]
+    targets += ["keys-generate", "keys-rotate", "keys-reencrypt", "keys-audit"]
     for target in [*targets, "readiness", "docker-build", "docker-smoke"]:
         assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), f"Makefile has no {target} target"
     if answers["ci_provider"] == "github":

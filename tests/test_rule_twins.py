@@ -8,7 +8,9 @@ decide, so the two readers cannot drift apart unnoticed.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
+import json
 import secrets
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from types import ModuleType
 import pytest
 from helpers import Render, example_answers
 
-from prodready import keyrules
+from prodready import auditlog, keyrules, keys
 from prodready import layers as prodready_layers
 
 PACKAGE = example_answers()["package_name"]
@@ -83,6 +85,48 @@ def test_placeholder_rules_agree(project: Path, monkeypatch: pytest.MonkeyPatch)
     decided = {value: keyrules.is_placeholder(value) for value in VALUES if value}
     assert decided == {value: service.is_placeholder(value, key_list) for value in VALUES if value}
     assert True in decided.values() and False in decided.values()
+
+
+def test_key_lifecycles_agree(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = load_module(project / "src" / PACKAGE / "core" / "keys.py", "service_keys")
+    key_list = service.KeyList.model_validate_json((project / "security" / "keys.json").read_text())
+    monkeypatch.setenv("KEYS_FILE", str(project / "security" / "keys.json"))
+    theirs = {spec.name: spec.previous_until for spec in key_list.keys}
+    assert {spec.name: spec.previous_until for spec in keyrules.KEYS} == theirs
+    assert {"grace_period", "reencryption"} <= set(theirs.values())
+    assert (service.PREVIOUS_SUFFIX, service.ROTATED_AT_SUFFIX) == (
+        keyrules.PREVIOUS_SUFFIX,
+        keyrules.ROTATED_AT_SUFFIX,
+    )
+    value = secrets.token_hex(32)
+    assert service.fingerprint(value) == keyrules.fingerprint(value)
+
+
+@pytest.mark.parametrize(("remaining", "refused"), [(0, False), (2, True)])
+def test_the_service_s_reencryption_record_is_what_keys_rotate_reads(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remaining: int, refused: bool
+) -> None:
+    service = load_module(project / "src" / PACKAGE / "core" / "keys.py", "service_keys")
+    monkeypatch.setenv("KEYS_FILE", str(project / "security" / "keys.json"))
+    monkeypatch.chdir(tmp_path)
+    current, previous = keyrules.generate("DB_ENCRYPTION_KEY"), keyrules.generate("DB_ENCRYPTION_KEY")
+    counts = {"scanned": 5, "reencrypted": 5 - remaining, "already_current": 0, "failed": remaining, "changed": 0}
+    event = service.reencryption_event(
+        "production", current, previous, {**counts, "remaining": remaining}, "ops", dt.datetime.now(dt.UTC)
+    )
+    # Where the service's command appends it is where prodready reads it.
+    log = tmp_path / service.KEY_AUDIT_LOG
+    assert service.KEY_AUDIT_LOG == auditlog.AUDIT_LOG
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps(event) + "\n", encoding="utf-8")
+
+    values = {"DB_ENCRYPTION_KEY": current, "DB_ENCRYPTION_KEY_PREVIOUS": previous}
+    reason = keys.previous_key_in_use("DB_ENCRYPTION_KEY", "production", values)
+
+    assert auditlog.last_reencryption("production") == event
+    assert (reason is not None) is refused
+    if refused:
+        assert f"{remaining} stored values may still be encrypted with it" in str(reason)
 
 
 @pytest.mark.parametrize("env", ["development", "testing", "staging", "production"])

@@ -84,6 +84,16 @@ def last_changes(env: str, log: Path = AUDIT_LOG) -> dict[str, dict[str, Any]]:
     return {event["key"]: event for event in events(log) if event["env"] == env and event["action"] in CHANGES}
 
 
+def last_reencryption(env: str, log: Path = AUDIT_LOG) -> dict[str, Any] | None:
+    """Return the latest ``reencrypt`` event of ``env``, or None.
+
+    The service's re-encryption command (``python -m <package>.admin reencrypt``) appends it
+    after a finished run: the fingerprint of the key every value is now on, and the counts.
+    """
+    found = [event for event in events(log) if event["env"] == env and event["action"] == "reencrypt"]
+    return found[-1] if found else None
+
+
 def age_days(event: dict[str, Any]) -> float | None:
     """Return the days since ``event``, or None when its time does not parse."""
     try:

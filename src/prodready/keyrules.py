@@ -25,6 +25,12 @@ from typing import Any
 
 # Keys rotated with `keys rotate` keep their old value under this suffix for a grace period.
 PREVIOUS_SUFFIX = "_PREVIOUS"
+# When `keys rotate` moved a key whose previous value serves a grace period (ISO 8601, UTC);
+# the service ends the grace period from it.
+ROTATED_AT_SUFFIX = "_ROTATED_AT"
+# How long NAME_PREVIOUS serves (`previous_until` in keys.json): until the next rotation; for a
+# grace period after NAME_ROTATED_AT; or until re-encryption has moved every value off it.
+PREVIOUS_UNTIL = ("next_rotation", "grace_period", "reencryption")
 # The absolute floor when a project has no encryption policy: 32 characters.
 MIN_KEY_LENGTH = 32
 # Bits of randomness a key needs where no key list sets `min_bits` (`check` on any repository).
@@ -49,6 +55,8 @@ class KeySpec:
     keeps_previous: bool = False
     # A variable holding a full URL with its own credentials (DATABASE_URL) makes this key unused.
     replaced_by: str | None = None
+    # How long NAME_PREVIOUS serves: one of PREVIOUS_UNTIL.
+    previous_until: str = "next_rotation"
 
     @property
     def bits(self) -> int:
@@ -103,6 +111,9 @@ def parse_rules(data: Any, where: str = "keys.json") -> Rules:
         encoding = _field(entry, "encoding", str, at)
         if encoding not in ("urlsafe", "hex"):
             raise KeyRulesError(f"{at}: encoding must be urlsafe or hex, not {encoding!r}")
+        until = entry.get("previous_until", "next_rotation")
+        if until not in PREVIOUS_UNTIL:
+            raise KeyRulesError(f"{at}: previous_until must be one of {', '.join(PREVIOUS_UNTIL)}, not {until!r}")
         specs.append(
             KeySpec(
                 name=_field(entry, "name", str, at),
@@ -111,6 +122,7 @@ def parse_rules(data: Any, where: str = "keys.json") -> Rules:
                 size=_field(entry, "bytes", int, at),
                 keeps_previous=bool(entry.get("keeps_previous", False)),
                 replaced_by=entry.get("replaced_by"),
+                previous_until=until,
             )
         )
     words = data.get("placeholder_words", [])

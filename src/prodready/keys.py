@@ -4,7 +4,10 @@
   (run by the post-generation hook, ``make setup`` and after ``copier update``).
 * ``generate --env ENV`` — write ``.env.<ENV>`` from the committed template with fresh keys.
 * ``rotate NAME`` — a new value for one key; the old one stays as ``NAME_PREVIOUS`` so tokens
-  signed and fields encrypted with it keep working.
+  signed and fields encrypted with it keep working. ``JWT_SECRET_KEY`` also gets
+  ``NAME_ROTATED_AT``, from which the service ends the old key's grace period; a rotation that
+  would drop a previous ``DB_ENCRYPTION_KEY`` still in use is refused until the service's
+  re-encryption command has recorded that no value needs it (:func:`previous_key_in_use`).
 * ``audit`` — per key and env file: present, strength, placeholder, reuse, age, file mode.
 
 Every change is appended to the audit log (:mod:`.auditlog`), with a fingerprint, never the
@@ -68,6 +71,12 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     rotate.add_argument("--env", choices=layers.ENVIRONMENTS, default=layers.DEFAULT_ENVIRONMENT)
     rotate.add_argument("--file", type=Path, help="dotenv file (default: .env for development, else .env.ENV)")
     rotate.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rotate.add_argument(
+        "--accept-data-loss",
+        action="store_true",
+        help="drop a previous encryption key even though stored values may still be encrypted with it (they "
+        "become unreadable for good); only for a leaked key that must go before re-encryption can run",
+    )
     rotate.set_defaults(handler=rotate_command)
 
     audit = commands.add_parser("audit", help="report each key's strength, reuse, age and file mode")
@@ -288,12 +297,17 @@ def generate_command(args: argparse.Namespace) -> int:
 # --- rotate ------------------------------------------------------------------------------
 
 
-def rotated_text(text: str, name: str, new: str) -> tuple[str, str | None]:
+class KeyInUseError(KeysError):
+    """The rotation would drop a previous key that stored values may still need."""
+
+
+def rotated_text(text: str, name: str, new: str, rotated_at: str | None = None) -> tuple[str, str | None]:
     """Return ``text`` with ``name`` set to ``new`` and the old value kept as ``NAME_PREVIOUS``.
 
-    Only those two lines change: an existing ``NAME_PREVIOUS=`` line (or a commented
+    Only those lines change: an existing ``NAME_PREVIOUS=`` line (or a commented
     ``# NAME_PREVIOUS=`` slot from the template) takes the old value, else a new line right
-    after ``NAME`` does. A placeholder old value is not worth keeping and is dropped.
+    after ``NAME`` does. With ``rotated_at``, ``NAME_ROTATED_AT`` records it the same way, right
+    after ``NAME_PREVIOUS``. A placeholder old value is not worth keeping and is dropped.
 
     Returns:
         The new text and the old value (None when it was a placeholder).
@@ -309,27 +323,89 @@ def rotated_text(text: str, name: str, new: str) -> tuple[str, str | None]:
     lines[at] = _assign(lines[at], name, new)
     if not old or keyrules.is_placeholder(old):
         return "".join(lines), None
-    previous = name + keyrules.PREVIOUS_SUFFIX
-    slot = _last_assignment(lines, previous)
-    commented = re.compile(rf"^\s*#\s*{previous}=\s*$")
-    empty_slot = next((i for i, line in enumerate(lines) if commented.match(line)), None)
-    if slot is not None:
-        lines[slot] = _assign(lines[slot], previous, old)
-    elif empty_slot is not None:
-        lines[empty_slot] = f"{previous}={old}{_ending(lines[empty_slot])}"
-    else:
-        ending = _ending(lines[at])
-        if not ending:
-            # NAME was the last line, without a newline: the new line keeps the file ending so.
-            lines[at] += "\n"
-        lines.insert(at + 1, _assign(lines[at], previous, old, ending))
+    at = _put(lines, name + keyrules.PREVIOUS_SUFFIX, old, after=at)
+    if rotated_at is not None:
+        _put(lines, name + keyrules.ROTATED_AT_SUFFIX, rotated_at, after=at)
     return "".join(lines), old
 
 
-def rotate(name: str, env: str, path: Path) -> tuple[str, str | None]:
+def _put(lines: list[str], name: str, value: str, after: int) -> int:
+    # Set `name` in its own line, its commented template slot, or a new line after `after`;
+    # return the index of the line written.
+    slot = _last_assignment(lines, name)
+    commented = re.compile(rf"^\s*#\s*{name}=\s*$")
+    empty_slot = next((i for i, line in enumerate(lines) if commented.match(line)), None)
+    if slot is not None:
+        lines[slot] = _assign(lines[slot], name, value)
+        return slot
+    if empty_slot is not None:
+        lines[empty_slot] = f"{name}={value}{_ending(lines[empty_slot])}"
+        return empty_slot
+    ending = _ending(lines[after])
+    if not ending:
+        # The anchor was the last line, without a newline: the new line keeps the file ending so.
+        lines[after] += "\n"
+    lines.insert(after + 1, _assign(lines[after], name, value, ending))
+    return after + 1
+
+
+def previous_key_in_use(name: str, env: str, values: dict[str, str]) -> str | None:
+    """Say why rotating ``name`` in ``values`` (an env file of ``env``) may lose stored data; None: it cannot.
+
+    A rotation keeps the old value as ``NAME_PREVIOUS`` and so drops the value
+    ``NAME_PREVIOUS`` held. For a signing key that only ends the old key's tokens; for a key
+    whose ``previous_until`` is ``reencryption`` (``DB_ENCRYPTION_KEY``) it makes every value
+    still sealed with it unreadable for good, so only such keys are checked here.
+
+    Only the service can tell which key a stored value uses (it owns the cipher and the
+    database), and prodready never imports it. So the service's re-encryption command
+    (``make keys-reencrypt``, ``python -m <package>.admin reencrypt``) moves every value to the
+    current key and appends a record of the finished run to the key audit log: the fingerprint
+    of the key every value is now on (never the key), when, and the counts. This reads that
+    record, never the database: dropping the previous key is safe when the latest record of
+    ``env`` names the current key and left no value behind. Without such a record (none, one of
+    another key, an unreadable log, values left over) it cannot tell, and says so. Running the
+    project's code from here instead would need its virtualenv and a route to the deployed
+    database on every machine that rotates keys, and would still need this refusal when either
+    is missing.
+    """
+    spec = keyrules.spec_for(name)
+    previous_name = name + keyrules.PREVIOUS_SUFFIX
+    previous, current = values.get(previous_name, ""), values.get(name, "")
+    if spec is None or spec.previous_until != "reencryption" or not previous or keyrules.is_placeholder(previous):
+        return None
+    if previous == current:
+        return None
+    dropped = f"{previous_name} ({keyrules.fingerprint(previous)})"
+    try:
+        event = auditlog.last_reencryption(env)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"it would drop {dropped}, and {auditlog.AUDIT_LOG} cannot be read ({exc}) to tell whether values use it"
+    target = f"{name} {keyrules.fingerprint(current)}" if current else name
+    if event is None or event.get("fingerprint") != keyrules.fingerprint(current):
+        return (
+            f"it would drop {dropped}, and no re-encryption to {target} is recorded for {env} in "
+            f"{auditlog.AUDIT_LOG}: an unknown number of stored values may still be encrypted with it"
+        )
+    counts = event.get("counts")
+    remaining = counts.get("remaining") if isinstance(counts, dict) else None
+    if not isinstance(remaining, int) or isinstance(remaining, bool):
+        return f"it would drop {dropped}, and the re-encryption record of {event.get('time')} has no counts"
+    if remaining:
+        detail = ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in ("failed", "changed"))
+        return (
+            f"it would drop {dropped}, and {remaining} stored values may still be encrypted with it "
+            f"(re-encryption of {event.get('time')}: {detail} during the run)"
+        )
+    return None
+
+
+def rotate(name: str, env: str, path: Path, accept_data_loss: bool = False) -> tuple[str, str | None]:
     """Rotate ``name`` in ``path``; return the new value and the one kept as ``NAME_PREVIOUS``.
 
     Raises:
+        KeyInUseError: the rotation would drop a previous encryption key that stored values may
+            still use (:func:`previous_key_in_use`) and ``accept_data_loss`` is off.
         KeysError: the file is missing or tracked, or does not set ``name``.
     """
     if not path.exists():
@@ -341,8 +417,16 @@ def rotate(name: str, env: str, path: Path) -> tuple[str, str | None]:
         raise KeysError(f"{path} is a directory, not a dotenv file") from None
     except UnicodeDecodeError as exc:
         raise KeysError(f"{path} cannot be read as UTF-8 text (byte {exc.start})") from None
+    in_use = previous_key_in_use(name, env, envfile.parse(current))
+    if in_use and not accept_data_loss:
+        raise KeyInUseError(
+            f"refusing to rotate {name} in {path}: {in_use}. Run `make keys-reencrypt ENV={env}` first (it moves "
+            f"every value to the current key and records that in {auditlog.AUDIT_LOG}), then rotate again"
+        )
+    spec = keyrules.spec_for(name)
+    stamp = auditlog.now().isoformat(timespec="seconds") if spec and spec.previous_until == "grace_period" else None
     new = keyrules.generate(name)
-    text, old = rotated_text(current, name, new)
+    text, old = rotated_text(current, name, new, rotated_at=stamp)
     write_secret_file(path, text)
     auditlog.record("rotate", env, name, new, previous=old)
     return new, old
@@ -368,10 +452,17 @@ def _after_rotation(name: str, env: str) -> str:
             f"set the new {name} on the server before deploying; {previous} keeps the old one "
             "until then (the service does not read it)"
         )
-    if name == "DB_ENCRYPTION_KEY":
+    if spec.previous_until == "reencryption":
         return (
-            f"deploy it: fields encrypted with the old key stay readable through {previous}; "
-            "remove it once every row has been re-written with the new key"
+            f"deploy it: fields encrypted with the old key stay readable through {previous}; once every "
+            f"instance runs with the new key, run `make keys-reencrypt ENV={env}` to move every value to it "
+            "(the next rotation is refused until then)"
+        )
+    if spec.previous_until == "grace_period":
+        return (
+            f"deploy it: values signed with the old key stay valid through {previous} until the access "
+            f"policy's previous_jwt_key_grace_minutes after {name}{keyrules.ROTATED_AT_SUFFIX} have passed; "
+            "the service refuses them after that"
         )
     return (
         f"deploy it: values signed with the old key stay valid through {previous}; remove it "
@@ -391,7 +482,12 @@ def rotate_command(args: argparse.Namespace) -> int:
         print("keys rotate: not confirmed; nothing changed (pass --yes when no terminal is attached)")
         return 1
     try:
-        new, old = rotate(args.name, args.env, path)
+        new, old = rotate(args.name, args.env, path, accept_data_loss=args.accept_data_loss)
+    except KeyInUseError as exc:
+        print(f"keys rotate: {exc}")
+        print("  nothing changed. A leaked key that must go now: --accept-data-loss drops it anyway, and every")
+        print("  value still encrypted with it becomes unreadable for good")
+        return 1
     except KeysError as exc:
         print(f"keys rotate: {exc}")
         return 1

@@ -238,8 +238,13 @@ def test_a_changed_key_list_is_read_again(project: Path) -> None:
         ('{"min_bits": 256, "keys": [{"name": "A", "purpose": "p", "encoding": "base32", "bytes": 32}]}', "encoding"),
         ('{"min_bits": 256, "keys": [{"name": "A", "purpose": "p", "encoding": "hex", "bytes": "32"}]}', "bytes must"),
         ('{"min_bits": true, "keys": [{"name": "A", "purpose": "p", "encoding": "hex", "bytes": 32}]}', "min_bits"),
+        (
+            '{"min_bits": 256, "keys": [{"name": "A", "purpose": "p", "encoding": "hex", "bytes": 32, '
+            '"previous_until": "forever"}]}',
+            "previous_until must be one of next_rotation, grace_period, reencryption, not 'forever'",
+        ),
     ],
-    ids=["not-json", "no-keys", "encoding", "bytes", "min-bits"],
+    ids=["not-json", "no-keys", "encoding", "bytes", "min-bits", "previous-until"],
 )
 def test_a_malformed_key_list_is_an_error_naming_the_field(project: Path, content: str, message: str) -> None:
     _keys_file(project).write_text(content)

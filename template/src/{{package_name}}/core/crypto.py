@@ -6,8 +6,9 @@ database can't move one user's note into another user's row to have it shown the
 
 Format ``v2`` is that binding. Format ``v1`` (before it) bound every value to the constant
 ``"v1"`` only; such values are still read, wherever they are, so no stored data is lost, and
-are written as ``v2`` the next time their field changes. Until then a ``v1`` value can still be
-moved between rows: re-save the field to bind it.
+are written as ``v2`` the next time their field changes or by the re-encryption command
+(``python -m <package>.admin reencrypt``), which moves every stored value to the current key in
+format ``v2``. Until then a ``v1`` value can still be moved between rows.
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ class FieldCipher:
             DecryptionError: the value is malformed, was written for another context, or no
                 key opens it.
         """
+        return self._open(token, context)[0]
+
+    def rewrap(self, token: str, *, context: str = "") -> str | None:
+        """Return ``token`` encrypted again with the current key in format ``v2``, or None when it already is.
+
+        A value the current key opens in format ``v2`` needs nothing; a value in format ``v1``
+        or under the previous key is decrypted and sealed anew for ``context``.
+
+        Raises:
+            DecryptionError: as :meth:`decrypt`: no configured key opens the value for ``context``.
+        """
+        plaintext, current = self._open(token, context)
+        if current and token.startswith(f"{_VERSION}."):
+            return None
+        return self.encrypt(plaintext, context=context)
+
+    def _open(self, token: str, context: str) -> tuple[str, bool]:
+        # The plaintext, and whether the current key (not the previous one) opened it.
         version, _, body = token.partition(".")
         if version not in (_VERSION, _UNBOUND_VERSION) or not body:
             raise DecryptionError("not an encrypted field value")
@@ -73,7 +92,7 @@ class FieldCipher:
             if cipher is None:
                 continue
             try:
-                return cipher.decrypt(nonce, sealed, associated).decode("utf-8")
+                return cipher.decrypt(nonce, sealed, associated).decode("utf-8"), cipher is self._current
             except InvalidTag:
                 continue
         raise DecryptionError("no configured key decrypts this value for this place")

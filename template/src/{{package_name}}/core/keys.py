@@ -2,18 +2,20 @@
 
 The key list is data, read here and by prodready (which makes, rotates and audits the keys):
 each key's variable name, encoding and size, whether ``NAME_PREVIOUS`` is accepted during a
-rotation, and the words that mark a placeholder. Its JSON Schema
-(``security/schemas/keys.schema.json``) is generated from :class:`KeyList`; a test fails when
-the committed file drifts. The shortest accepted key comes from the encryption policy.
+rotation and until when (``previous_until``), and the words that mark a placeholder. Its JSON
+Schema (``security/schemas/keys.schema.json``) is generated from :class:`KeyList`; a test fails
+when the committed file drifts. The shortest accepted key comes from the encryption policy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The old value of a rotated key, still accepted until the next rotation.
 PREVIOUS_SUFFIX = "_PREVIOUS"
+# When `keys rotate` moved a key with `previous_until: grace_period` (ISO 8601, UTC).
+ROTATED_AT_SUFFIX = "_ROTATED_AT"
+# The key audit log prodready appends to; the re-encryption command records its runs there too.
+KEY_AUDIT_LOG = Path("var/audit/keys.jsonl")
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # ${VAR} and <fill-me>: a value copied from a template and never filled.
@@ -45,6 +51,15 @@ class KeySpec(BaseModel):
     )
     bytes: int = Field(ge=32, le=256, description="Random bytes in a generated value.")
     keeps_previous: bool = Field(default=False, description="NAME_PREVIOUS is accepted while a rotation settles.")
+    previous_until: Literal["next_rotation", "grace_period", "reencryption"] = Field(
+        default="next_rotation",
+        description=(
+            "How long NAME_PREVIOUS serves. next_rotation: until the next `keys rotate` replaces it. "
+            "grace_period: `keys rotate` also writes NAME_ROTATED_AT and the service refuses what the previous "
+            "key signed once the access policy's grace period after it has passed. reencryption: the previous "
+            "key may be dropped only after re-encryption has moved every stored value to the current key."
+        ),
+    )
     replaced_by: str | None = Field(
         default=None, description="A URL variable that carries its own credentials and makes this key unused."
     )
@@ -87,6 +102,34 @@ def write_schemas() -> None:
     """Write ``security/schemas/keys.schema.json`` from :class:`KeyList` (after changing the model)."""
     path = keys_file().parent / "schemas" / "keys.schema.json"
     path.write_text(json.dumps(schema_document(), indent=2) + "\n", encoding="utf-8")
+
+
+def fingerprint(value: str) -> str:
+    """Return a short, non-reversible fingerprint of a key, as prodready logs it (never the key)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def reencryption_event(
+    env: str, key: str, previous: str | None, counts: Mapping[str, int], actor: str, time: datetime
+) -> dict[str, Any]:
+    """Return the key audit log's record of a finished re-encryption run (fingerprints, never keys).
+
+    ``fingerprint`` names the key every value was moved to; ``counts["remaining"]`` is how many
+    values may still need another key. prodready's ``keys rotate`` reads the latest such record
+    of an environment before it drops ``DB_ENCRYPTION_KEY_PREVIOUS``.
+    """
+    event: dict[str, Any] = {
+        "time": time.isoformat(timespec="seconds"),
+        "env": env,
+        "key": "DB_ENCRYPTION_KEY",
+        "action": "reencrypt",
+        "actor": actor,
+        "fingerprint": fingerprint(key),
+        "counts": dict(counts),
+    }
+    if previous is not None:
+        event["previous_fingerprint"] = fingerprint(previous)
+    return event
 
 
 def _pairs(words: list[str]) -> set[tuple[str, str]]:

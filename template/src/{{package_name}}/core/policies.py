@@ -62,6 +62,16 @@ class AccessPolicy(_Policy):
 
     access_token_expire_minutes: int = Field(ge=1, le=1440, description="Lifetime of an access token.")
     jwt_algorithm: Literal["HS256", "HS384", "HS512"]
+    previous_jwt_key_grace_minutes: int = Field(
+        default=1440,
+        ge=0,
+        le=43_200,
+        description=(
+            "Minutes after `keys rotate JWT_SECRET_KEY` (JWT_SECRET_KEY_ROTATED_AT) during which tokens signed "
+            "with JWT_SECRET_KEY_PREVIOUS are still accepted; at least access_token_expire_minutes plus the time "
+            "a deployment takes, or sessions end early."
+        ),
+    )
     default_role: Role = Field(description="Role of a new sign-up.")
     roles: dict[Role, list[str]] = Field(description="Permissions of each role.")
 

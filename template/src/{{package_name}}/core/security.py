@@ -103,17 +103,35 @@ def create_access_token(subject: str, role: str, settings: Settings, policy: Acc
     return jwt.encode(claims, settings.jwt_secret_key.get_secret_value(), algorithm=policy.jwt_algorithm)
 
 
+def previous_jwt_key_accepted_until(settings: Settings, policy: AccessPolicy) -> datetime | None:
+    """Return when tokens signed with ``JWT_SECRET_KEY_PREVIOUS`` stop being accepted; None: not at all.
+
+    The grace period starts at ``JWT_SECRET_KEY_ROTATED_AT`` (written by ``keys rotate``) and
+    lasts the access policy's ``previous_jwt_key_grace_minutes``. Without that time the end
+    cannot be known, so the previous key is not accepted: a leaked old key must not sign tokens
+    for as long as nobody rotates again.
+    """
+    rotated_at = settings.jwt_secret_key_rotated_at
+    if settings.jwt_secret_key_previous is None or rotated_at is None:
+        return None
+    if rotated_at.tzinfo is None:
+        rotated_at = rotated_at.replace(tzinfo=UTC)
+    return rotated_at + timedelta(minutes=policy.previous_jwt_key_grace_minutes)
+
+
 def decode_access_token(token: str, settings: Settings, policy: AccessPolicy) -> TokenClaims:
-    """Verify ``token`` with the current JWT key, then the previous one.
+    """Verify ``token`` with the current JWT key, then the previous one while its grace period lasts.
 
     Only the policy's algorithm is accepted, so ``alg: none`` and algorithm-confusion tokens
-    fail verification.
+    fail verification. The previous key's grace period ends at
+    :func:`previous_jwt_key_accepted_until`; after it, its tokens are refused whatever they claim.
 
     Raises:
         AuthenticationError: the token is expired, tampered with, or signed with another key.
     """
     keys = [settings.jwt_secret_key]
-    if settings.jwt_secret_key_previous is not None:
+    until = previous_jwt_key_accepted_until(settings, policy)
+    if settings.jwt_secret_key_previous is not None and until is not None and datetime.now(UTC) < until:
         keys.append(settings.jwt_secret_key_previous)
     for key in keys:
         try:
