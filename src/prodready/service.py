@@ -275,9 +275,6 @@ def start(root: Path, app: App, timeout: float = START_TIMEOUT_SECONDS) -> Start
         return Start("not run", "the project's environment is not installed (no .venv, uv or Poetry project)")
     env = testrun.clean_environment()
     env["PYTHONUNBUFFERED"] = "1"
-    imported = _import_check(prefix, root, app, env)
-    if imported.returncode != 0:
-        return Start("fail", f"{app.path} does not import: {_reason(imported.stdout + imported.stderr, root)}")
     port = free_port()
     command = [*prefix, "-m", "uvicorn", app.path, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--factory"] if app.factory else []
@@ -304,6 +301,10 @@ def start(root: Path, app: App, timeout: float = START_TIMEOUT_SECONDS) -> Start
         log.seek(0)
         output = log.read().decode("utf-8", errors="replace")
     if "No module named uvicorn" in output:
+        # Without uvicorn the app can still be imported: an app that does not is a failure.
+        imported = _import_check(prefix, root, app, env)
+        if imported.returncode != 0:
+            return Start("fail", f"{app.path} does not import: {_reason(imported.stdout + imported.stderr, root)}")
         return Start("not run", f"{app.path} imports, but uvicorn is not installed in the project's environment")
     if exited:
         return Start("fail", f"uvicorn {app.path} exited {process.returncode}: {_reason(output, root)}")

@@ -401,3 +401,26 @@ def test_a_service_that_starts_is_detected(tmp_path: Path) -> None:
 
     assert found.status == "pass", found
     assert found.message.startswith("app.main:app (from Dockerfile): GET /health answered 200")
+    assert not processes_of(repo), "the server was not stopped"
+
+    with (repo / "app" / "main.py").open("a") as module:
+        module.write("\nraise RuntimeError('the model file is missing')\n")
+    broken = outcome(repo, "tests.service_starts", run_tests=True)
+
+    assert broken.status == "fail", broken
+    assert "uvicorn app.main:app exited" in broken.message
+    assert "RuntimeError: the model file is missing" in broken.message
+    assert not processes_of(repo)
+
+
+def processes_of(root: Path) -> list[str]:
+    """Command lines of running processes that name ``root`` (Linux /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(root) in text and "pytest" not in text:
+            found.append(text)
+    return found

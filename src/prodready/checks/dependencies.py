@@ -287,7 +287,8 @@ def _deps_resolve(context: Context) -> Finding:
             f"{short_list([o.target for o in unknown])}: {unknown[0].detail}",
             "run with access to the package index (uv reads its index from the machine's configuration)",
         )
-    return passed(f"uv resolves {short_list([o.target for o in outcomes])} without a conflict")
+    resolved = [f"{o.target} ({o.detail})" if o.detail else o.target for o in outcomes]
+    return passed(f"uv resolves {short_list(resolved)} without a conflict")
 
 
 @check("deps.lock_fresh", "dependencies", 3, "lock file matches the manifest")
