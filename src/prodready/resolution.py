@@ -140,9 +140,11 @@ def _normal(name: str) -> str:
 
 
 def python_version(root: Path, data: dict[str, Any]) -> str | None:
-    """The Python version the requirements are for: ``.python-version``, else ``requires-python``'s floor.
+    """The Python version the requirements are for.
 
-    None when the repository does not say; uv then resolves for the interpreter it finds.
+    The first that says: ``.python-version``, ``requires-python``'s floor, ``runtime.txt``, the
+    Dockerfile's ``python:3.X`` base image. None when none does; uv then resolves for the
+    interpreter it finds.
     """
     try:
         pinned = (root / ".python-version").read_text(encoding="utf-8")
@@ -160,6 +162,13 @@ def python_version(root: Path, data: dict[str, Any]) -> str | None:
     except (OSError, UnicodeDecodeError):
         runtime = ""
     match = re.search(r"python-(3\.\d+)", runtime)
+    if match:
+        return match.group(1)
+    try:
+        dockerfile = (root / "Dockerfile").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        dockerfile = ""
+    match = re.search(r"^FROM\s+(?:--\S+\s+)*(?:\S+/)?python:(3\.\d+)", dockerfile, re.MULTILINE | re.IGNORECASE)
     return match.group(1) if match else None
 
 

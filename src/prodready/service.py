@@ -41,7 +41,7 @@ PROBES = ("/health/live", "/health", "/healthz", "/openapi.json")
 START_TIMEOUT_SECONDS = 60.0
 _STOP_SECONDS = 10
 _POLL_SECONDS = 0.25
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\(\))?$")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\(\))?$")
 _FASTAPI_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=\n]+)?=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE)
 _MAKE_VARIABLE = re.compile(r"^([A-Za-z_][\w]*)\s*(?::=|\?=|=)\s*(.*?)\s*$", re.MULTILINE)
 _RUN_TARGETS = ("dev", "run", "serve", "start", "server", "up")
@@ -226,10 +226,12 @@ def _reason(output: str, root: Path) -> str:
 
 
 def _import_check(prefix: list[str], root: Path, app: App, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    attribute = app.path.split(":", 1)[1]
     code = (
-        "import importlib, sys\n"
+        "import functools, importlib, sys\n"
         f"sys.path.insert(0, {str(root / app.app_dir) if app.app_dir else str(root)!r})\n"
-        f"getattr(importlib.import_module({app.module!r}), {app.path.split(':', 1)[1]!r})\n"
+        f"module = importlib.import_module({app.module!r})\n"
+        f"functools.reduce(getattr, {attribute!r}.split('.'), module)\n"
     )
     try:
         # A fixed argument list without a shell: the project's own interpreter.

@@ -94,6 +94,10 @@ def test_an_unreachable_index_is_not_run(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    # Only that index: no uv.toml of the machine, no extra index from the environment.
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+    for name in ("UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     monkeypatch.delenv("UV_OFFLINE", raising=False)
     root = write(tmp_path / "repo", {"requirements.txt": "fastapi==0.115.12\n"})
@@ -162,6 +166,7 @@ def test_pyproject_requirements_leave_out_the_project_itself_and_other_sources()
         ({".python-version": "3.12.4\n"}, {"project": {"requires-python": ">=3.11"}}, "3.12"),
         ({}, {"project": {"requires-python": ">=3.11,<4"}}, "3.11"),
         ({"runtime.txt": "python-3.10.13\n"}, {}, "3.10"),
+        ({"Dockerfile": "FROM --platform=linux/amd64 images.example/team/python:3.12-slim AS build\n"}, {}, "3.12"),
         ({}, {}, None),
     ],
 )
@@ -249,6 +254,7 @@ def test_the_configured_app_comes_first_and_is_validated(tmp_path: Path) -> None
     repo = make_legacy_repo(tmp_path / "legacy", git_init=False)
 
     assert _find(repo, "svc.api:build()") == service.App("svc.api:build", "", True, "--app")
+    assert _find(repo, "svc.api:server.app") == service.App("svc.api:server.app", "", False, "--app")
     setting = {"tool": {"prodready": {"app": "svc.api:app"}}}
     assert _find(repo, pyproject=setting) == service.App(
         "svc.api:app", "", False, "pyproject.toml [tool.prodready] app"
@@ -291,12 +297,18 @@ def test_the_cap_holds_a_repository_that_passes_everything_else() -> None:
     starts = next(n for n, o in enumerate(outcomes) if o.check.id == "tests.service_starts")
     outcomes[starts] = Outcome(outcomes[starts].check, Finding("tests.service_starts", "fail", "exited 1", fix="x"))
 
-    assessment = readiness.Assessment(Path(), outcomes, {}, "")
+    assessment = readiness.Assessment(Path(), outcomes, {"run_tests": True, "audit": False, "build": False}, "")
 
     assert readiness.overall_score(outcomes) > 90
     assert (assessment.score, assessment.grade) == (74, "C")
     assert assessment.fix_first()[0]["id"] == "tests.service_starts"
     assert assessment.fix_first()[0]["gain"] > 20
+    assert assessment.cap == {
+        "score": 74,
+        "checks": ["tests.service_starts"],
+        "reason": "tests.service_starts failed: exited 1",
+    }
+    assert "Held at 74 at most: tests.service_starts failed: exited 1." in readiness.render_markdown(assessment)
 
 
 def test_the_server_s_output_never_shows_a_value_of_env(tmp_path: Path) -> None:
