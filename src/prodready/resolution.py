@@ -87,10 +87,7 @@ def root_requirement_files(root: Path, files: list[str], has_lock: bool) -> list
     included: set[str] = set()
     texts = {}
     for relative in files:
-        try:
-            texts[relative] = (root / relative).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            texts[relative] = ""
+        texts[relative] = _read(root / relative)
         folder = (root / relative).parent
         for target in _INCLUDE.findall(texts[relative]):
             path = (folder / target).resolve()
@@ -146,30 +143,25 @@ def python_version(root: Path, data: dict[str, Any]) -> str | None:
     Dockerfile's ``python:3.X`` base image. None when none does; uv then resolves for the
     interpreter it finds.
     """
-    try:
-        pinned = (root / ".python-version").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        pinned = ""
-    match = re.search(r"(?:^|[^\d.])(3\.\d+)", pinned)
-    if match:
-        return match.group(1)
     requires = str(data.get("project", {}).get("requires-python", ""))
-    match = re.search(r"(?:>=|~=|==)\s*(3\.\d+)", requires)
-    if match:
-        return match.group(1)
+    sources = (
+        (_read(root / ".python-version"), r"(?:^|[^\d.])(3\.\d+)"),
+        (requires, r"(?:>=|~=|==)\s*(3\.\d+)"),
+        (_read(root / "runtime.txt"), r"python-(3\.\d+)"),
+        (_read(root / "Dockerfile"), r"(?im)^FROM\s+(?:--\S+\s+)*(?:\S+/)?python:(3\.\d+)"),
+    )
+    for text, pattern in sources:
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _read(path: Path) -> str:
     try:
-        runtime = (root / "runtime.txt").read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        runtime = ""
-    match = re.search(r"python-(3\.\d+)", runtime)
-    if match:
-        return match.group(1)
-    try:
-        dockerfile = (root / "Dockerfile").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        dockerfile = ""
-    match = re.search(r"^FROM\s+(?:--\S+\s+)*(?:\S+/)?python:(3\.\d+)", dockerfile, re.MULTILINE | re.IGNORECASE)
-    return match.group(1) if match else None
+        return ""
 
 
 def _run(args: list[str], root: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
