@@ -93,13 +93,13 @@ def root_requirement_files(root: Path, files: list[str], has_lock: bool) -> list
             path = (folder / target).resolve()
             if path.is_relative_to(root.resolve()):
                 included.add(path.relative_to(root.resolve()).as_posix())
-    return [
+    candidates = [
         f
         for f in files
-        if f not in included
-        and not f.rsplit("/", 1)[-1].startswith("constraints")
-        and not (has_lock and _UV_EXPORT.search(texts[f]))
+        if not f.rsplit("/", 1)[-1].startswith("constraints") and not (has_lock and _UV_EXPORT.search(texts[f]))
     ]
+    # Files that include each other in a circle have no top: each is resolved then.
+    return [f for f in candidates if f not in included] or candidates
 
 
 def pyproject_requirements(data: dict[str, Any]) -> list[str]:

@@ -109,11 +109,18 @@ def module_file(root: Path, app: App) -> Path | None:
     return None
 
 
-def find_app(root: Path, configured: str | None, pyproject: dict[str, Any], texts: dict[str, str]) -> App | None:
+def find_app(
+    root: Path,
+    configured: str | None,
+    pyproject: dict[str, Any],
+    texts: dict[str, str],
+    recipes: dict[str, list[str]],
+) -> App | None:
     """The app to start (see the module docstring for the order); None when nothing names one.
 
     ``texts`` maps relative paths to the repository's file texts (``Makefile``, ``Procfile``,
     ``Dockerfile`` and the ``main.py``/``app.py`` candidates); missing files map to "".
+    ``recipes`` maps the Makefile's targets to their recipe lines.
 
     Raises:
         AppPathError: ``configured`` or ``[tool.prodready] app`` is not an import path.
@@ -124,7 +131,7 @@ def find_app(root: Path, configured: str | None, pyproject: dict[str, Any], text
     if setting is not None:
         return parse_app(str(setting), "pyproject.toml [tool.prodready] app")
     for source in ("Makefile", "Procfile", "Dockerfile"):
-        for app in _commands(texts.get(source, ""), source):
+        for app in _commands(texts.get(source, ""), source, recipes):
             located = module_file(root, app)
             if located is not None:
                 return _with_app_dir(root, app, located)
@@ -156,10 +163,9 @@ def _with_app_dir(root: Path, app: App, located: Path) -> App:
     return App(app.path, "src", app.factory, app.source)
 
 
-def _commands(text: str, source: str) -> list[App]:
+def _commands(text: str, source: str, recipes: dict[str, list[str]]) -> list[App]:
     if source == "Makefile":
         variables = {name: value for name, value in _MAKE_VARIABLE.findall(text)}
-        recipes = _recipes(text)
         lines = [line for target in _RUN_TARGETS for line in recipes.get(target, [])]
         lines = [
             re.sub(r"\$\((\w+)\)|\$\{(\w+)\}", lambda m: variables.get(m[1] or m[2], m[0]), line) for line in lines
@@ -180,21 +186,6 @@ def _commands(text: str, source: str) -> list[App]:
                 found.append(App(word, app_dir, factory, source))
                 break
     return found
-
-
-def _recipes(text: str) -> dict[str, list[str]]:
-    recipes: dict[str, list[str]] = {}
-    current: list[str] = []
-    for line in text.splitlines():
-        rule = re.match(r"^([A-Za-z0-9_.-]+(?:\s+[A-Za-z0-9_.-]+)*)\s*:(?!=)", line)
-        if rule and not line.startswith("\t"):
-            current = rule.group(1).split()
-            for name in current:
-                recipes.setdefault(name, [])
-        elif line.startswith("\t"):
-            for name in current:
-                recipes[name].append(line.strip())
-    return recipes
 
 
 def free_port() -> int:

@@ -19,7 +19,8 @@ from legacy import ENV_KEYS, PLACEHOLDER, make_legacy_repo
 from scratch import outcome, random_value, strong_key, write
 
 from prodready import cli, readiness, resolution, service
-from prodready.checks import CHECKS
+from prodready.checks import CHECKS, Project
+from prodready.checks.base import makefile_targets
 from prodready.readiness import Outcome
 from prodready.report import Finding
 
@@ -220,7 +221,8 @@ def _find(root: Path, configured: str | None = None, pyproject: dict[str, Any] |
         for name in ("Makefile", "Procfile", "Dockerfile")
     }
     texts.update({name: (root / name).read_text() for name in service.discovery_candidates(files)})
-    return service.find_app(root, configured, pyproject or {}, texts)
+    recipes = {name: recipe for name, (_, recipe) in makefile_targets(Project(root)).items()}
+    return service.find_app(root, configured, pyproject or {}, texts, recipes)
 
 
 def test_the_app_is_found_in_the_dockerfile_with_src_on_the_path(tmp_path: Path) -> None:

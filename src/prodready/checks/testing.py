@@ -15,6 +15,7 @@ from .base import (
     ci_files,
     failed,
     is_test_file,
+    makefile_targets,
     not_run,
     passed,
     short_list,
@@ -192,7 +193,8 @@ def _tests_service_starts(context: Context) -> Finding:
     texts = {name: project.text(name) for name in ("Makefile", "Procfile", "Dockerfile")}
     texts.update({name: project.text(name) for name in service.discovery_candidates(project.files)})
     try:
-        app = service.find_app(project.root, context.app, project.toml("pyproject.toml"), texts)
+        recipes = {name: recipe for name, (_, recipe) in makefile_targets(project).items()}
+        app = service.find_app(project.root, context.app, project.toml("pyproject.toml"), texts, recipes)
     except service.AppPathError as exc:
         return failed(str(exc), "name the app as package.module:attribute", "pyproject.toml")
     if app is None:
