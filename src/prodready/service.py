@@ -41,6 +41,8 @@ PROBES = ("/health/live", "/health", "/healthz", "/openapi.json")
 START_TIMEOUT_SECONDS = 60.0
 _STOP_SECONDS = 10
 _POLL_SECONDS = 0.25
+# How long a server that answers, but never 2xx, is given before it fails.
+_ANSWERING_SECONDS = 5.0
 _IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\(\))?$")
 _FASTAPI_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=\n]+)?=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE)
 _MAKE_VARIABLE = re.compile(r"^([A-Za-z_][\w]*)\s*(?::=|\?=|=)\s*(.*?)\s*$", re.MULTILINE)
@@ -233,19 +235,22 @@ def _import_check(prefix: list[str], root: Path, app: App, env: dict[str, str]) 
         return subprocess.CompletedProcess(prefix, -1, "", f"Error: {exc}")
 
 
-def _probe(port: int) -> tuple[str, int] | None:
-    """The first probe path that answers 2xx, else None (after trying each once)."""
+def _probe(port: int) -> tuple[bool, str] | None:
+    """Ask each probe path once: (True, "GET /health answered 200") at the first 2xx, (False, what the
+    paths answered) when the server answers but none with 2xx, None when it does not listen yet."""
+    answers = []
     for path in PROBES:
         try:
             # Loopback only: the server this module just started.
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:  # nosec B310
                 if 200 <= answer.status < 300:
-                    return path, answer.status
-        except urllib.error.HTTPError:
-            continue
+                    return True, f"GET {path} answered {answer.status}"
+                answers.append(f"{path} {answer.status}")
+        except urllib.error.HTTPError as error:
+            answers.append(f"{path} {error.code}")
         except (urllib.error.URLError, OSError):
             return None
-    return None
+    return False, ", ".join(answers)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -273,7 +278,8 @@ def start(root: Path, app: App, timeout: float = START_TIMEOUT_SECONDS) -> Start
     command += ["--factory"] if app.factory else []
     command += ["--app-dir", app.app_dir] if app.app_dir else []
     with tempfile.TemporaryFile() as log:
-        started, exited = time.monotonic(), False
+        started, exited, answered = time.monotonic(), False, ""
+        first_answer: float | None = None
         # A fixed argument list without a shell; its own session, so stopping it stops uv's child too.
         process = subprocess.Popen(
             command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -284,10 +290,14 @@ def start(root: Path, app: App, timeout: float = START_TIMEOUT_SECONDS) -> Start
                     exited = True
                     break
                 answer = _probe(port)
+                if answer is not None and answer[0]:
+                    return Start("pass", f"{answer[1]} {time.monotonic() - started:.1f} s after start")
                 if answer is not None:
-                    path, status = answer
-                    seconds = time.monotonic() - started
-                    return Start("pass", f"GET {path} answered {status} {seconds:.1f} s after start")
+                    # Up, but no probe answers 2xx: a lifespan still starting gets a few seconds.
+                    answered = answer[1]
+                    first_answer = first_answer or time.monotonic()
+                    if time.monotonic() - first_answer >= _ANSWERING_SECONDS:
+                        break
                 time.sleep(_POLL_SECONDS)
         finally:
             _stop(process)
@@ -301,6 +311,8 @@ def start(root: Path, app: App, timeout: float = START_TIMEOUT_SECONDS) -> Start
         return Start("not run", f"{app.path} imports, but uvicorn is not installed in the project's environment")
     if exited:
         return Start("fail", f"uvicorn {app.path} exited {process.returncode}: {_reason(output, root)}")
+    if answered:
+        return Start("fail", f"it listens, but none of {', '.join(PROBES)} answers 2xx ({answered})")
     return Start(
         "fail",
         f"no 2xx answer from {', '.join(PROBES)} within {timeout:.0f} s: {_reason(output, root)}",

@@ -405,7 +405,7 @@ def test_requirements_that_fit_together_resolve(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_service_that_starts_is_detected(tmp_path: Path) -> None:
+def test_a_service_that_starts_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_legacy_repo(tmp_path / "legacy", "app", git_init=False)
     bare_environment(repo)
     install = [str(UV), "pip", "install", "--quiet", "--python", str(repo / ".venv"), "fastapi==0.115.12"]
@@ -424,6 +424,15 @@ def test_a_service_that_starts_is_detected(tmp_path: Path) -> None:
     assert broken.status == "fail", broken
     assert "uvicorn app.main:app exited" in broken.message
     assert "RuntimeError: the model file is missing" in broken.message
+    assert not processes_of(repo)
+
+    (repo / "app" / "main.py").write_text("from fastapi import FastAPI\n\napp = FastAPI(openapi_url=None)\n")
+    monkeypatch.setattr(service, "_ANSWERING_SECONDS", 1.0)
+    silent = outcome(repo, "tests.service_starts", run_tests=True)
+
+    assert silent.status == "fail", silent
+    assert "it listens, but none of /health/live, /health, /healthz, /openapi.json answers 2xx" in silent.message
+    assert "(/health/live 404, /health 404, /healthz 404, /openapi.json 404)" in silent.message
     assert not processes_of(repo)
 
 
