@@ -5,10 +5,12 @@ first of:
 
 1. ``--app package.module:app`` on the command line;
 2. ``[tool.prodready] app = "package.module:app"`` in ``pyproject.toml``;
-3. the ``uvicorn`` command of the Makefile's ``dev``/``run``/``serve``/``start`` targets, a
+3. in a project made by this template, its answers (``.copier-answers.yml``): the adopted app
+   (``existing_app``) or the rendered ``<package_name>.main:create_app`` factory;
+4. the ``uvicorn`` command of the Makefile's ``dev``/``run``/``serve``/``start`` targets, a
    ``Procfile`` or the Dockerfile (``--factory`` and ``--app-dir`` included), when the module
    it names is in the repository;
-4. a ``FastAPI(...)`` assigned at the top of ``main.py`` or ``app.py`` in the root, ``app/``,
+5. a ``FastAPI(...)`` assigned at the top of ``main.py`` or ``app.py`` in the root, ``app/``,
    ``src/`` or a package under ``src/``.
 
 A trailing ``()`` (``package.main:create_app()``) marks an app factory. The server listens on a
@@ -36,6 +38,7 @@ from typing import Any
 
 from . import envfile, testrun
 
+ANSWERS_FILE = ".copier-answers.yml"
 PROBES = ("/health/live", "/health", "/healthz", "/openapi.json")
 # Importing a data-science stack takes seconds; a minute without an answer means it hangs.
 START_TIMEOUT_SECONDS = 60.0
@@ -115,13 +118,15 @@ def find_app(
     root: Path,
     configured: str | None,
     pyproject: dict[str, Any],
+    answers: dict[str, Any],
     texts: dict[str, str],
     recipes: dict[str, list[str]],
 ) -> App | None:
     """The app to start (see the module docstring for the order); None when nothing names one.
 
-    ``texts`` maps relative paths to the repository's file texts (``Makefile``, ``Procfile``,
-    ``Dockerfile`` and the ``main.py``/``app.py`` candidates); missing files map to "".
+    ``answers`` is the project's ``.copier-answers.yml`` ({} when there is none). ``texts`` maps
+    relative paths to the repository's file texts (``Makefile``, ``Procfile``, ``Dockerfile`` and
+    the ``main.py``/``app.py`` candidates); missing files map to "".
     ``recipes`` maps the Makefile's targets to their recipe lines.
 
     Raises:
@@ -132,6 +137,9 @@ def find_app(
     setting = pyproject.get("tool", {}).get("prodready", {}).get("app")
     if setting is not None:
         return parse_app(str(setting), "pyproject.toml [tool.prodready] app")
+    from_answers = _from_answers(root, answers)
+    if from_answers is not None:
+        return from_answers
     for source in ("Makefile", "Procfile", "Dockerfile"):
         for app in _commands(texts.get(source, ""), source, recipes):
             located = module_file(root, app)
@@ -147,6 +155,24 @@ def find_app(
             )
             return App(f"{module.replace('/', '.')}:{match.group(1)}", app_dir, False, relative)
     return None
+
+
+def _from_answers(root: Path, answers: dict[str, Any]) -> App | None:
+    # A project made by this template: the team's own app when it was adopted, else the factory
+    # the template renders. Only when the module is there (answers can outlive a refactoring).
+    existing = answers.get("existing_app")
+    package = answers.get("package_name")
+    if answers.get("app_source") == "existing" and isinstance(existing, str):
+        try:
+            app = parse_app(existing, ANSWERS_FILE)
+        except AppPathError:
+            return None
+    elif isinstance(package, str) and package.isidentifier():
+        app = App(f"{package}.main:create_app", "", True, ANSWERS_FILE)
+    else:
+        return None
+    located = module_file(root, app)
+    return _with_app_dir(root, app, located) if located is not None else None
 
 
 def discovery_candidates(files: list[str]) -> list[str]:

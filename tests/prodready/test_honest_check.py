@@ -214,7 +214,12 @@ def test_uv_s_answer_is_classified(code: int, output: str, state: str, detail: s
 
 
 # --- the service starts (--run-tests) -------------------------------------------------------
-def _find(root: Path, configured: str | None = None, pyproject: dict[str, Any] | None = None) -> service.App | None:
+def _find(
+    root: Path,
+    configured: str | None = None,
+    pyproject: dict[str, Any] | None = None,
+    answers: dict[str, Any] | None = None,
+) -> service.App | None:
     files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
     texts = {
         name: (root / name).read_text() if (root / name).is_file() else ""
@@ -222,7 +227,7 @@ def _find(root: Path, configured: str | None = None, pyproject: dict[str, Any] |
     }
     texts.update({name: (root / name).read_text() for name in service.discovery_candidates(files)})
     recipes = {name: recipe for name, (_, recipe) in makefile_targets(Project(root)).items()}
-    return service.find_app(root, configured, pyproject or {}, texts, recipes)
+    return service.find_app(root, configured, pyproject or {}, answers or {}, texts, recipes)
 
 
 def test_the_app_is_found_in_the_dockerfile_with_src_on_the_path(tmp_path: Path) -> None:
@@ -250,6 +255,17 @@ def test_a_generated_makefile_names_the_factory(tmp_path: Path) -> None:
     )
 
     assert _find(root) == service.App("orders.main:create_app", "src", True, "Makefile")
+
+
+def test_a_generated_project_s_answers_name_its_app(tmp_path: Path) -> None:
+    root = write(tmp_path / "svc", {"src/orders/__init__.py": "", "src/orders/main.py": "def create_app(): ...\n"})
+
+    assert _find(root, answers={"package_name": "orders"}) == service.App(
+        "orders.main:create_app", "src", True, ".copier-answers.yml"
+    )
+    adopted = {"package_name": "orders", "app_source": "existing", "existing_app": "orders.main:app"}
+    assert _find(root, answers=adopted) == service.App("orders.main:app", "src", False, ".copier-answers.yml")
+    assert _find(root, answers={"package_name": "billing"}) is None
 
 
 def test_the_configured_app_comes_first_and_is_validated(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from .base import (
     ci_files,
     failed,
     is_test_file,
+    load_mapping,
     makefile_targets,
     not_run,
     passed,
@@ -194,7 +195,15 @@ def _tests_service_starts(context: Context) -> Finding:
     texts.update({name: project.text(name) for name in service.discovery_candidates(project.files)})
     try:
         recipes = {name: recipe for name, (_, recipe) in makefile_targets(project).items()}
-        app = service.find_app(project.root, context.app, project.toml("pyproject.toml"), texts, recipes)
+        answers = load_mapping(service.ANSWERS_FILE, project.text(service.ANSWERS_FILE))
+        app = service.find_app(
+            project.root,
+            context.app,
+            project.toml("pyproject.toml"),
+            answers if isinstance(answers, dict) else {},
+            texts,
+            recipes,
+        )
     except service.AppPathError as exc:
         return failed(str(exc), "name the app as package.module:attribute", "pyproject.toml")
     if app is None:
