@@ -398,16 +398,19 @@ def test_declared_keys_that_are_usable_pass(project: Path, key_names: tuple[str,
 
 # --- slow: the package index and an installed service ---------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize(("shape", "named"), [("src", "requirements-dev.txt"), ("app", "requirements/dev.txt")])
-def test_the_resolver_names_the_conflict(tmp_path: Path, shape: str, named: str) -> None:
+@pytest.mark.parametrize(
+    ("shape", "named", "pinned"),
+    [("src", "requirements-dev.txt", "requirements.txt"), ("app", "requirements/dev.txt", "requirements/base.txt")],
+)
+def test_the_resolver_names_the_conflict(tmp_path: Path, shape: str, named: str, pinned: str) -> None:
     repo = make_legacy_repo(tmp_path / "legacy", shape, git_init=False)
 
     found = outcome(repo, "deps.resolve")
 
     assert found.status == "fail", found
-    assert found.message.startswith(f"{named} cannot be installed: Because {CONFLICT}")
+    assert found.message.startswith(f"{named} cannot be installed (written in {pinned}): Because {CONFLICT}")
     assert "pandas==2.2.3" in found.message
-    assert found.where == named
+    assert found.where == pinned
 
 
 @pytest.mark.slow

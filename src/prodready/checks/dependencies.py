@@ -58,6 +58,8 @@ _BARE_LINK = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 # How uv says it needed the package index and could not reach it.
 _OFFLINE = re.compile(r"network|connect|failed to fetch|offline|timed out|dns", re.IGNORECASE)
+# A requirement as uv's explanation writes it: `great-expectations==1.5.11`, `pandas>=1.3.0,<2.2`.
+_NAMED_IN_EXPLANATION = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?(?====|==|!=|~=|<=|>=|<|>)")
 _SPECIFIER = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;)]+)")
 
 
@@ -276,10 +278,14 @@ def _deps_resolve(context: Context) -> Finding:
         more = (
             f" (+{len(conflicts) - 1} more: {short_list([o.target for o in conflicts[1:]])})" if conflicts[1:] else ""
         )
+        # The top file may only include the one that pins: say where the packages uv names are written.
+        named = {deps._normalize(n) for n in _NAMED_IN_EXPLANATION.findall(first.detail)}
+        pinned_in = sorted({r.source.split(" [", 1)[0] for r in declared_requirements(project) if r.name in named})
+        written = f" (written in {short_list(pinned_in)})" if pinned_in and pinned_in != [first.target] else ""
         return failed(
-            f"{first.target} cannot be installed: {first.detail}{more}",
+            f"{first.target} cannot be installed{written}: {first.detail}{more}",
             f"move the pins uv names so they fit together (uv pip compile {first.target} shows the whole explanation)",
-            first.target,
+            pinned_in[0] if pinned_in else first.target,
         )
     unknown = [o for o in outcomes if o.state == "unknown"]
     if unknown:
