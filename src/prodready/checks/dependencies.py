@@ -260,7 +260,7 @@ def _deps_conflicts(context: Context) -> Finding:
     )
 
 
-@check("deps.resolve", "dependencies", 5, "the requirements resolve together (uv's resolver, nothing installed)")
+@check("deps.resolve", "dependencies", 5, "the requirements resolve together (uv's resolver asks the package index)")
 def _deps_resolve(context: Context) -> Finding:
     project = context.project
     lock = _deps_findings(context).get("lock") if project.exists("uv.lock") else None
