@@ -92,6 +92,7 @@ def test_fresh_project_scores_an_a_in_static_mode(
 
     assert document["errors"] == []
     assert document["gate_failed"] == [], failed
+    assert "deps.resolve" in states(document, "pass"), states(document, "not run")
     assert document["score"] >= 90, failed
     assert document["grade"] == "A"
     assert set(failed) <= (NO_CI_FAILURES if ci_provider == "none" else set()), failed
@@ -132,7 +133,9 @@ def test_fresh_project_scores_at_least_95_with_its_tests(tmp_path: Path) -> None
     assert result.returncode == 0, (states(document, "fail"), document["tests"])
     assert document["score"] >= 95
     passed = states(document, "pass")
-    assert {"tests.pass", "tests.coverage", "tests.tiers_run", "deps.installed"} <= set(passed)
+    assert {"tests.pass", "tests.coverage", "tests.tiers_run", "tests.service_starts", "deps.installed"} <= set(passed)
+    assert "GET /health/live answered 200" in passed["tests.service_starts"]
+    assert document["cap"] is None
     counts = document["tests"]["counts"]
     assert all(counts[tier]["passed"] > 0 for tier in ("unit", "integration", "e2e")), counts
     assert document["tests"]["coverage"] >= example_answers()["coverage_threshold"]

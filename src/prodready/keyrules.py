@@ -267,6 +267,23 @@ def key_problems(name: str, value: str | None, min_length: int = MIN_KEY_LENGTH)
     (a cipher key must be hex of the right size) apply to both. Each message names the
     variable, never the value.
     """
+    problems = startup_problems(name, value)
+    if value is None or value == "":
+        return problems
+    if len(value) < min_length:
+        problems.append(f"{name} is {len(value)} characters long; the minimum is {min_length}")
+    elif estimated_bits(value) < (min_bits := _min_bits()):
+        problems.append(f"{name} has about {estimated_bits(value)} bits of randomness; the minimum is {min_bits}")
+    return problems
+
+
+def startup_problems(name: str, value: str | None) -> list[str]:
+    """What makes a key unusable in any environment: missing, a placeholder or the wrong format.
+
+    A service refuses these even in development (a cipher key that is not hex cannot build
+    its cipher), where a key that is merely short only earns a warning. Messages name the
+    variable, never the value.
+    """
     if value is None or value == "":
         return [f"{name} is missing"]
     problems = []
@@ -275,10 +292,6 @@ def key_problems(name: str, value: str | None, min_length: int = MIN_KEY_LENGTH)
     spec = spec_for(name)
     if spec is not None and spec.hex_bytes is not None and not _is_hex_of(value, spec.hex_bytes):
         problems.append(f"{name} must be {2 * spec.hex_bytes} hex characters ({spec.hex_bytes} bytes)")
-    if len(value) < min_length:
-        problems.append(f"{name} is {len(value)} characters long; the minimum is {min_length}")
-    elif estimated_bits(value) < (min_bits := _min_bits()):
-        problems.append(f"{name} has about {estimated_bits(value)} bits of randomness; the minimum is {min_bits}")
     return problems
 
 

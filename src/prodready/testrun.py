@@ -72,20 +72,37 @@ class TestRun:
         }
 
 
-def runner(root: Path) -> list[str] | None:
-    """Return the command prefix that runs the project's own pytest, or None when there is none."""
+def python(root: Path) -> list[str] | None:
+    """Return the command prefix that runs the project's own Python, or None when it has none.
+
+    ``uv run`` for a uv project, ``poetry run`` for a Poetry project, else the interpreter of
+    the project's ``.venv`` or ``venv``.
+    """
     uv = shutil.which("uv")
     if uv and ((root / "uv.lock").is_file() or "[tool.uv]" in _read(root / "pyproject.toml")):
-        # --frozen: use the lock as it is; a test run must never rewrite uv.lock.
-        return [uv, "run", "--frozen", "python", "-m", "pytest"]
+        # --frozen: use the lock as it is; a check must never rewrite uv.lock.
+        return [uv, "run", "--frozen", "python"]
     poetry = shutil.which("poetry")
     if poetry and (root / "poetry.lock").is_file():
-        return [poetry, "run", "python", "-m", "pytest"]
+        return [poetry, "run", "python"]
     for venv in (".venv", "venv"):
-        python = root / venv / "bin" / "python"
-        if python.is_file():
-            return [str(python), "-m", "pytest"]
-    return [sys.executable, "-m", "pytest"]
+        interpreter = root / venv / "bin" / "python"
+        if interpreter.is_file():
+            return [str(interpreter)]
+    return None
+
+
+def runner(root: Path) -> list[str] | None:
+    """Return the command prefix that runs the project's own pytest (this interpreter's when it has none)."""
+    return [*(python(root) or [sys.executable]), "-m", "pytest"]
+
+
+def clean_environment() -> dict[str, str]:
+    """The caller's environment without its interpreter and coverage session, for the project's processes."""
+    env = dict(os.environ)
+    for name in ("VIRTUAL_ENV", "PYTHONPATH", "COVERAGE_PROCESS_START"):
+        env.pop(name, None)
+    return env
 
 
 def _read(path: Path) -> str:
@@ -121,13 +138,11 @@ def run(root: Path) -> TestRun:
         coverage_json = Path(tmp) / "coverage.json"
         base = [*prefix, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
         with_cov = [*base, _cov_target(root), f"--cov-report=json:{coverage_json}"]
-        env = dict(os.environ)
+        # The caller's interpreter and coverage session must not leak into the project's run.
+        env = clean_environment()
         # Coverage data files go to the temporary folder, not the project; a server the tests
         # start in a subprocess measures itself when the project sets COVERAGE_PROCESS_START up.
         env["COVERAGE_FILE"] = str(Path(tmp) / ".coverage")
-        # The caller's interpreter and coverage session must not leak into the project's run.
-        for name in ("VIRTUAL_ENV", "PYTHONPATH", "COVERAGE_PROCESS_START"):
-            env.pop(name, None)
         if "[tool.coverage.run]" in _read(root / "pyproject.toml"):
             env["COVERAGE_PROCESS_START"] = str(root / "pyproject.toml")
         started = time.monotonic()

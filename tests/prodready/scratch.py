@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from legacy import git as git  # the one git helper of the tests, re-exported
 
 from prodready import keyrules
 from prodready.checks import CHECKS, Context, Project, evaluate
@@ -54,14 +53,6 @@ def random_value() -> str:
         value = secrets.token_urlsafe(48)
         if not keyrules.is_placeholder(value):
             return value
-
-
-def git(directory: Path, *args: str) -> None:
-    """Run ``git ARGS`` in ``directory`` (the machine's system-wide git config left out)."""
-    program = shutil.which("git")
-    assert program is not None, "these tests need git"
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    subprocess.run([program, *args], cwd=directory, check=True, env=env, capture_output=True)
 
 
 def set_yaml(path: Path, dotted: str, value: object) -> None:

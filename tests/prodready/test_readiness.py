@@ -61,6 +61,7 @@ SCHEMA: dict[str, Any] = {
         "measured",
         "ok",
         "gate_failed",
+        "cap",
         "errors",
         "areas",
         "checks",
@@ -83,6 +84,15 @@ SCHEMA: dict[str, Any] = {
         "measured": {"type": "number", "minimum": 0, "maximum": 1},
         "ok": {"type": "boolean"},
         "gate_failed": {"type": "array", "items": {"type": "string"}},
+        "cap": {
+            "type": ["object", "null"],
+            "required": ["score", "checks", "reason"],
+            "properties": {
+                "score": {"type": "integer", "minimum": 0, "maximum": 100},
+                "checks": {"type": "array", "items": {"type": "string"}},
+                "reason": {"type": "string"},
+            },
+        },
         "errors": {"type": "array", "items": {"type": "string"}},
         "areas": {"type": "array", "items": AREA},
         "checks": {"type": "array", "items": CHECK},

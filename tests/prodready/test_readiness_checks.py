@@ -97,6 +97,7 @@ SPLIT_SETTINGS = {
 # (check id, files of a repository where it fails, files of one where it passes)
 CASES: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("deps.manifest", {"README.md": "# x\n"}, {"requirements.txt": "fastapi==0.115.0\n"}),
+    ("security.dev_env", {".env": "API_TOKEN=changeme\n"}, {".env": f"API_TOKEN={random_value()}\n"}),
     ("deps.lockfile", {"requirements.txt": "fastapi>=0.100\n"}, {"uv.lock": "version = 1\n"}),
     (
         "deps.lockfile",
@@ -274,6 +275,9 @@ SPECIAL = {
     "tests.pass",
     "tests.coverage",
     "tests.tiers_run",
+    # Need the package index or an installed service: test_honest_check.py.
+    "deps.resolve",
+    "tests.service_starts",
     "security.secrets_committed",
     "security.keys",
     "security.vulnerabilities",

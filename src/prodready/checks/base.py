@@ -272,6 +272,8 @@ class Context:
     run_tests: bool = False
     audit: bool = False
     build: bool = False
+    # The ASGI app's import path given on the command line (``--app``), if any.
+    app: str | None = None
     _test_run: testrun.TestRun | None = None
     _deps_report: dict[str, Finding] | None = None
 
@@ -289,7 +291,8 @@ class Check:
     ``gate`` checks are the validation the post-generation hook enforces: a generated
     project always passes them, and ``check --validate`` exits 1 when one fails. ``needs`` names
     the option that runs the check (``--run-tests``, ``--audit``, ``--build``); without it
-    the check is ``not run``.
+    the check is ``not run``. ``cap`` is the highest overall score a repository can have
+    while the check fails, whatever else passes (a service that does not start is not ready).
     """
 
     id: str
@@ -299,6 +302,7 @@ class Check:
     decide: Callable[[Context], Finding]
     gate: bool = False
     needs: str = ""
+    cap: int | None = None
 
 
 CHECKS: list[Check] = []
@@ -311,11 +315,12 @@ def check(
     title: str,
     gate: bool = False,
     needs: str = "",
+    cap: int | None = None,
 ) -> Callable[[Callable[[Context], Finding]], Callable[[Context], Finding]]:
     """Register the decorated function as a check."""
 
     def register(decide: Callable[[Context], Finding]) -> Callable[[Context], Finding]:
-        CHECKS.append(Check(id, area, weight, title, decide, gate, needs))
+        CHECKS.append(Check(id, area, weight, title, decide, gate, needs, cap))
         return decide
 
     return register

@@ -1,9 +1,12 @@
-"""Dependency checks: a manifest, a lock, no conflicting pins, scanners kept apart.
+"""Dependency checks: a manifest, a lock, requirements that resolve, scanners kept apart.
 
-Conflicting pins are found across every file that pins versions: ``requirements*.txt`` (and
-``requirements/*.txt``), the ``pyproject.toml`` tables and the lock files. A pin conflicts when
-another file pins another version, or when another file's range excludes it (for example
-``pandas==2.1.4`` against ``great-expectations``' ``pandas<2.2``, written down in two files).
+Two checks look for conflicts. ``deps.resolve`` asks uv's resolver whether each requirement set
+can be installed at all (:mod:`..resolution`): it knows what every package requires in turn
+(``great-expectations==1.5.11`` needs ``pandas<2.2``), and says *not run* without the package
+index. ``deps.conflicts`` is fast and offline but only compares what the files write down: a
+pin conflicts when another file (``requirements*.txt``, ``requirements/*.txt``, the
+``pyproject.toml`` tables, the lock files) pins another version or writes a range that excludes
+it; its pass says no more than that.
 Where the project is a uv project, ``deps check`` decides lock freshness and the export.
 """
 
@@ -14,7 +17,7 @@ import shutil
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .. import deps
+from .. import deps, resolution
 from ..report import Finding
 from .base import (
     Context,
@@ -55,6 +58,8 @@ _BARE_LINK = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 # How uv says it needed the package index and could not reach it.
 _OFFLINE = re.compile(r"network|connect|failed to fetch|offline|timed out|dns", re.IGNORECASE)
+# A requirement as uv's explanation writes it: `great-expectations==1.5.11`, `pandas>=1.3.0,<2.2`.
+_NAMED_IN_EXPLANATION = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?(?====|==|!=|~=|<=|>=|<|>)")
 _SPECIFIER = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;)]+)")
 
 
@@ -233,8 +238,10 @@ def _deps_lockfile(context: Context) -> Finding:
     )
 
 
-@check("deps.conflicts", "dependencies", 4, "no conflicting pins across dependency files")
+@check("deps.conflicts", "dependencies", 2, "dependency files agree on the versions they write down")
 def _deps_conflicts(context: Context) -> Finding:
+    # Fast and offline, but it only compares what the files write: what each package requires in
+    # turn (great-expectations' own pandas<2.2) is deps.resolve's to find.
     project = context.project
     requirements = declared_requirements(project)
     locks = locked_versions(project)
@@ -247,7 +254,47 @@ def _deps_conflicts(context: Context) -> Finding:
             "keep one source of versions (pyproject.toml + uv lock) and export the rest from it",
         )
     sources = sorted({r.source.split(" [", 1)[0] for r in requirements} | set(locks))
-    return passed(f"{len(requirements)} requirements agree across {short_list(sources)}")
+    return passed(
+        f"{len(requirements)} requirements in {short_list(sources)}: no two files pin disagreeing versions "
+        "(what the packages require in turn: deps.resolve)"
+    )
+
+
+@check("deps.resolve", "dependencies", 5, "the requirements resolve together (uv's resolver asks the package index)")
+def _deps_resolve(context: Context) -> Finding:
+    project = context.project
+    lock = _deps_findings(context).get("lock") if project.exists("uv.lock") else None
+    outcomes = resolution.resolve(
+        project.root,
+        requirement_files(project),
+        project.toml("pyproject.toml"),
+        lock_fresh=None if lock is None else lock.status == "pass",
+    )
+    if not outcomes:
+        return not_run("no requirements declared to resolve", "declare dependencies in pyproject.toml")
+    conflicts = [o for o in outcomes if o.state == "conflict"]
+    if conflicts:
+        first = conflicts[0]
+        more = (
+            f" (+{len(conflicts) - 1} more: {short_list([o.target for o in conflicts[1:]])})" if conflicts[1:] else ""
+        )
+        # The top file may only include the one that pins: say where the packages uv names are written.
+        named = {deps._normalize(n) for n in _NAMED_IN_EXPLANATION.findall(first.detail)}
+        pinned_in = sorted({r.source.split(" [", 1)[0] for r in declared_requirements(project) if r.name in named})
+        written = f" (written in {short_list(pinned_in)})" if pinned_in and pinned_in != [first.target] else ""
+        return failed(
+            f"{first.target} cannot be installed{written}: {first.detail}{more}",
+            f"move the pins uv names so they fit together (uv pip compile {first.target} shows the whole explanation)",
+            pinned_in[0] if pinned_in else first.target,
+        )
+    unknown = [o for o in outcomes if o.state == "unknown"]
+    if unknown:
+        return not_run(
+            f"{short_list([o.target for o in unknown])}: {unknown[0].detail}",
+            "run with access to the package index (uv reads its index from the machine's configuration)",
+        )
+    resolved = [f"{o.target} ({o.detail})" if o.detail else o.target for o in outcomes]
+    return passed(f"uv resolves {short_list(resolved)} without a conflict")
 
 
 @check("deps.lock_fresh", "dependencies", 3, "lock file matches the manifest")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from .. import config, deps, envfile, keyrules, layers, policyfiles
+from .. import config, deps, envfile, keyrules, keys, layers, policyfiles
 from .. import security as security_cli
 from ..report import Finding
 from .base import (
@@ -154,6 +155,48 @@ def _security_keys(context: Context) -> Finding:
             "use at least 32 random characters (secrets.token_urlsafe(64))",
         )
     return passed(f"{len(values)} keys meet the key rules")
+
+
+# Names of variables that hold a secret the service reads at start-up (repositories without a key list).
+_STARTUP_SECRET = re.compile(r"(^|_)(KEY|SECRET|PASSWORD|TOKEN)$", re.IGNORECASE)
+
+
+@check("security.dev_env", "security", 3, "the development .env has no value that stops the service starting")
+def _security_dev_env(context: Context) -> Finding:
+    # A failure, not a warning: the service refuses these values in development too (a cipher key
+    # that is not hex cannot build its cipher), so `make dev` and the tests would not start.
+    project = context.project
+    path = keys.env_file_for(layers.DEFAULT_ENVIRONMENT).as_posix()
+    declared = project.exists("security/keys.json")
+    if not project.exists(path):
+        return not_run(f"no {path}", "make setup (creates your keys)" if declared else f"create {path}")
+    values = envfile.parse(project.text(path))
+    if declared:
+        try:
+            specs = keyrules.load(project.root / "security" / "keys.json").keys
+        except keyrules.KeyRulesError as exc:
+            return failed(str(exc), "restore security/keys.json (copier update brings the template's)", "security")
+        names = [
+            name
+            for spec in specs
+            if not (spec.replaced_by and values.get(spec.replaced_by))
+            for name in (spec.name, spec.name + keyrules.PREVIOUS_SUFFIX)
+            if name == spec.name or values.get(name)
+        ]
+        problems = [problem for name in names for problem in keyrules.startup_problems(name, values.get(name))]
+        scope = f"the {len(names)} keys security/keys.json declares"
+        fix = "replace each named value with a fresh key (prodready keys generate --env development --file .env.fresh)"
+    else:
+        # Without a key list, only what is surely unusable: a placeholder in a secret's variable.
+        names = [name for name in values if _STARTUP_SECRET.search(name)]
+        problems = [
+            f"{name} is a placeholder" for name in names if values[name] and keyrules.is_placeholder(values[name])
+        ]
+        scope = f"{len(names)} secret variable{'' if len(names) == 1 else 's'}"
+        fix = "put a real value in each (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    if problems:
+        return failed(f"the service will not start with {path}: {short_list(problems, 3)}", fix, path)
+    return passed(f"{path}: {scope} hold usable values", path)
 
 
 @check("security.policies", "security", 2, "security policies written down and valid")

@@ -1,4 +1,4 @@
-"""Test checks: enough tests, the three tiers, a coverage gate; with ``--run-tests``, the run."""
+"""Test checks: enough tests, the three tiers, a coverage gate; with ``--run-tests``, the run and the service."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import configparser
 import contextlib
 import re
 
-from .. import testrun
+from .. import service, testrun
 from ..report import Finding
 from .base import (
     Context,
@@ -15,6 +15,8 @@ from .base import (
     ci_files,
     failed,
     is_test_file,
+    load_mapping,
+    makefile_targets,
     not_run,
     passed,
     short_list,
@@ -173,3 +175,50 @@ def _tests_tiers_run(context: Context) -> Finding:
     if missing:
         return failed(f"no test ran in {', '.join(missing)} ({summary})", "add tests to that tier; none may be skipped")
     return passed(f"tests ran per tier: {summary}")
+
+
+# Below a B: a service that does not start is not ready, whatever its files say.
+SERVICE_CAP = 74
+
+
+@check(
+    "tests.service_starts",
+    "tests",
+    4,
+    "the service starts under uvicorn and answers its health or OpenAPI URL",
+    needs="--run-tests",
+    cap=SERVICE_CAP,
+)
+def _tests_service_starts(context: Context) -> Finding:
+    project = context.project
+    texts = {name: project.text(name) for name in ("Makefile", "Procfile", "Dockerfile")}
+    texts.update({name: project.text(name) for name in service.discovery_candidates(project.files)})
+    try:
+        recipes = {name: recipe for name, (_, recipe) in makefile_targets(project).items()}
+        answers = load_mapping(service.ANSWERS_FILE, project.text(service.ANSWERS_FILE))
+        app = service.find_app(
+            project.root,
+            context.app,
+            project.toml("pyproject.toml"),
+            answers if isinstance(answers, dict) else {},
+            texts,
+            recipes,
+        )
+    except service.AppPathError as exc:
+        return failed(str(exc), "name the app as package.module:attribute", "pyproject.toml")
+    if app is None:
+        return not_run(
+            "no ASGI app found (no uvicorn command in the Makefile, Procfile or Dockerfile, no FastAPI() in a main.py)",
+            'name it: [tool.prodready] app = "package.module:app" in pyproject.toml, or --app',
+        )
+    started = service.start(project.root, app)
+    message = f"{app.describe()}: {started.detail}"
+    if started.state == "pass":
+        return passed(message)
+    if started.state == "not run":
+        return not_run(message, "install the project's environment (uv sync, or a .venv with its requirements)")
+    return failed(
+        message,
+        f"make the development service start (uvicorn {app.path}{' --factory' if app.factory else ''}); "
+        f"until it does, the score stays at or below {SERVICE_CAP}",
+    )
