@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cache import SafeCache
 from ..core.crypto import FieldCipher
-from ..core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from ..core.errors import AuthenticationError, PermissionDeniedError
 from ..core.policies import Policies
 from ..core.security import decode_access_token
 from ..core.settings import Settings
 from ..db import Database
 from ..models.tables import User
-from ..services import users as user_service
 from ..services.items import ItemService
+from ..services.principals import Principal, PrincipalCache
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -61,12 +61,15 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_current_user(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     policies: PoliciesDep,
     token: Annotated[str | None, Depends(_bearer)],
-) -> User:
+) -> Principal:
     """Return the active user the bearer token belongs to.
+
+    The user comes from the worker's :class:`PrincipalCache` while that is kept true (see
+    ``services/principals.py``), else from the database; a session is opened only then.
 
     Raises:
         AuthenticationError: no token, an invalid one, or its user is gone or inactive.
@@ -75,18 +78,27 @@ async def get_current_user(
         raise AuthenticationError("not authenticated")
     claims = decode_access_token(token, settings, policies.access)
     try:
-        user = await user_service.get(session, uuid.UUID(claims.subject))
-    except (ValueError, NotFoundError) as exc:
+        user_id = uuid.UUID(claims.subject)
+    except ValueError as exc:
         raise AuthenticationError("the access token is not valid") from exc
-    if not user.is_active:
-        raise AuthenticationError("the access token is not valid")
-    return user
+    principals: PrincipalCache = request.app.state.principals
+    principal = principals.get(user_id)
+    if principal is None:
+        generation = principals.generation
+        database: Database = request.app.state.database
+        async with database.sessions() as session:
+            user = await session.get(User, user_id)
+            principal = Principal.of(user) if user is not None else None
+        if principal is None or not principal.is_active:
+            raise AuthenticationError("the access token is not valid")
+        principals.put(principal, generation)
+    return principal
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-async def get_admin_user(user: CurrentUser) -> User:
+async def get_admin_user(user: CurrentUser) -> Principal:
     """Return the current user if it has the admin role.
 
     Raises:
@@ -97,7 +109,7 @@ async def get_admin_user(user: CurrentUser) -> User:
     return user
 
 
-AdminUser = Annotated[User, Depends(get_admin_user)]
+AdminUser = Annotated[Principal, Depends(get_admin_user)]
 
 
 async def get_item_service(
