@@ -231,7 +231,7 @@ class RequestContextMiddleware:
         is not a fixed name.
         """
         app = scope.get("app")
-        routes = getattr(app, "routes", None)
+        routes: list[BaseRoute] | None = getattr(app, "routes", None)
         if routes is None or scope.get("root_path"):
             return False
         known, size, segments = self._routed
@@ -276,9 +276,8 @@ class RequestContextMiddleware:
     @staticmethod
     async def _send_not_found(send: Send) -> None:
         """Answer the router's own 404 as the app's handler writes it (core/errors.py), byte for byte."""
-        body = json.dumps(
-            error_body("not_found", "Not Found"), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-        ).encode("utf-8")
+        content = error_body("not_found", "Not Found")
+        body = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
         headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 404, "headers": headers})
         await send({"type": "http.response.body", "body": body})
