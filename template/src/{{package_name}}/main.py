@@ -24,7 +24,7 @@ from .core.policies import get_policies
 from .core.security import configure_password_hashing
 from .core.settings import Settings, get_settings
 from .db import Database
-from .services.principals import PrincipalCache, keep_principals_true
+from .services.principals import PrincipalCache, VerifiedTokens, keep_principals_true
 from .utils.redact import redact_url
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.policies = policies
     app.state.principals = PrincipalCache()
+    app.state.verified_tokens = VerifiedTokens()
     previous = settings.db_encryption_key_previous
     app.state.cipher = FieldCipher(
         settings.db_encryption_key.get_secret_value(), previous.get_secret_value() if previous else None
