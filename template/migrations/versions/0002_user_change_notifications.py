@@ -5,6 +5,7 @@ channel (``services/principals.py``); this trigger sends the user's id there whe
 ``users`` is updated or deleted (``*`` when the table is truncated), on commit, from any client:
 the API, ``python -m <package>.admin`` or ``psql``. A worker that cannot find the trigger, or
 loses its listening connection, reads the user from the database on every request instead.
+Other databases (SQLite in development) have no notifications: nothing changes there.
 
 Revision ID: 0002
 Revises: 0001
@@ -21,8 +22,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
 def upgrade() -> None:
-    """Create the notifying function and its triggers on ``users``."""
+    """Create the notifying function and its triggers on ``users`` (PostgreSQL only)."""
+    if not _postgresql():
+        return
     op.execute(
         """
         CREATE FUNCTION notify_user_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -48,7 +55,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the triggers and the function."""
+    """Drop the triggers and the function (PostgreSQL only)."""
+    if not _postgresql():
+        return
     op.execute("DROP TRIGGER IF EXISTS users_notify_truncated ON users")
     op.execute("DROP TRIGGER IF EXISTS users_notify_changed ON users")
     op.execute("DROP FUNCTION IF EXISTS notify_user_changed()")
