@@ -310,8 +310,9 @@ def serve(
     logdir: Path,
     host_header: str | None = None,
     flags: tuple[str, ...] = UVICORN_FLAGS,
+    probe: str = "/health/live",
 ) -> Iterator[Server]:
-    """Start uvicorn (``argv``, then ``flags``), wait until it is live, stop it afterwards."""
+    """Start uvicorn (``argv``, then ``flags``), wait until ``probe`` answers 200, stop it afterwards."""
     port = free_port()
     log = logdir / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}.log"
     with log.open("wb") as output:
@@ -326,7 +327,7 @@ def serve(
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.output()[-4000:]}")
             with contextlib.suppress(OSError):
-                if http("GET", server.url + "/health/live", headers=headers, timeout=2)[0] == 200:
+                if http("GET", server.url + probe, headers=headers, timeout=2)[0] == 200:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not answer within {STARTUP_TIMEOUT} s:\n{server.output()[-4000:]}")
@@ -1137,6 +1138,10 @@ def main(argv: list[str] | None = None) -> int:
             suite = measure_suite(project, args.suite_runs)
         report = render(overhead, items, suite, project=project, rounds=args.rounds)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    previous = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    start, end = "<!-- hotpath:start -->", "<!-- hotpath:end -->"
+    if start in previous and end in previous:  # bench/hotpath.py's section stays
+        report = report.rstrip("\n") + "\n\n" + start + previous.split(start, 1)[1].split(end, 1)[0] + end + "\n"
     args.output.write_text(report, encoding="utf-8")
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
