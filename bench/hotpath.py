@@ -458,7 +458,6 @@ def render(targets: list[Target], info: dict[str, str], args: argparse.Namespace
         lines.append(
             f"| ahead of full-stack-fastapi-template: {mine.split(': ')[1]} | {ratio:.2f}x | {verdict(ratio > 1)} |"
         )
-    del ffs_read
     lines += [
         "",
         "With two workers on two cores, the load generator, PostgreSQL and Redis share those same",
