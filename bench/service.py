@@ -602,9 +602,9 @@ def with_database(url: str, database: str, scheme: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def bench_database(admin_url: str) -> Iterator[str]:
+def bench_database(admin_url: str, suffix: str = "") -> Iterator[str]:
     """A database of the benchmark's own, dropped at the end; yields its libpq URL."""
-    name = f"prodready_bench_{os.getpid()}_{int(time.time())}"
+    name = f"prodready_bench_{os.getpid()}_{int(time.time())}{suffix}"
     psql(admin_url, f'CREATE DATABASE "{name}"')
     try:
         yield with_database(admin_url, name)
