@@ -110,6 +110,84 @@ request = function()
 end
 """
 
+# The app driven in process (no server, no socket to the client): CPU microseconds per cache-hit
+# read, then the same reads under cProfile, split by the layers they pass through.
+PROFILE_DRIVER = r"""
+import asyncio, cProfile, json, os, pstats, sys, time
+from {package}.main import create_app
+
+path, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+SCOPE = {{"type": "http", "asgi": {{"version": "3.0"}}, "http_version": "1.1", "method": "GET", "scheme": "http",
+         "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+         "headers": [(b"host", sys.argv[4].encode()), (b"authorization", b"Bearer " + token.encode())],
+         "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}}
+
+async def request(app):
+    status = []
+    async def receive():
+        return {{"type": "http.request", "body": b"", "more_body": False}}
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+    await app(dict(SCOPE, headers=list(SCOPE["headers"]), state={{}}), receive, send)
+    return status[0]
+
+async def main():
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        await asyncio.sleep(1.5)  # the user change listener connects
+        for _ in range(300):
+            assert await request(app) == 200
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()  # CPU time: waiting on PostgreSQL or Redis is not the app's work
+            for _ in range(n):
+                await request(app)
+            best = min(best, (time.process_time() - start) / n)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(n):
+            await request(app)
+        profile.disable()
+    cumulative = {{}}
+    for (filename, _, name), (_, _, _, cum, _) in pstats.Stats(profile).stats.items():
+        key = filename.replace(os.sep, "/").split("site-packages/")[-1].split("/src/")[-1] + ":" + name
+        cumulative[key] = max(cumulative.get(key, 0.0), cum)
+    print(json.dumps({{"us": best * 1e6, "cumulative": cumulative}}))
+
+asyncio.run(main())
+"""
+# Layers of a cache-hit read, as cumulative profile times: the outer one's minus the inner ones'.
+SOLVE = "fastapi/dependencies/utils.py:solve_dependencies"
+ENDPOINT = "fastapi/routing.py:run_endpoint_function"
+SERIALIZE = "fastapi/routing.py:serialize_response"
+LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "FastAPI's and Starlette's outer layers (error middleware, body limit)",
+        "driver",
+        ("core/middleware.py:__call__",),
+    ),
+    (
+        "the service's middleware: host check, request id, headers, limits, access log",
+        "core/middleware.py:__call__",
+        ("starlette/middleware/exceptions.py:__call__",),
+    ),
+    (
+        "exception middleware, routing, writing the response",
+        "starlette/middleware/exceptions.py:__call__",
+        (SOLVE, ENDPOINT, SERIALIZE),
+    ),
+    ("dependencies: the token and who it belongs to", "api/deps.py:get_current_user", ()),
+    (
+        "dependencies: the rest (FastAPI solving them, the item service, its session)",
+        SOLVE,
+        ("api/deps.py:get_current_user",),
+    ),
+    ("the item: Redis GET", "cache/__init__.py:get", ()),
+    ("the item: signature check, JSON, decryption, building the answer", ENDPOINT, ("cache/__init__.py:get",)),
+    ("the response model: validation and serialization", SERIALIZE, ()),
+)
+
 
 def tree_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of ``pid`` and its live children (uvicorn's workers)."""
@@ -237,6 +315,32 @@ def prepare_ffs(workdir: Path, database: str) -> tuple[Path, dict[str, str]]:
     return backend, env
 
 
+def profile(
+    python: str, project: Path, env: dict[str, str], path: str, token: str, host: str, src: Path | None
+) -> dict[str, object]:
+    """Drive the app (``src``: another rendering's code) in process; its µs per request and profile."""
+    code = PROFILE_DRIVER.format(package=PACKAGE)
+    environ = {**env, **({"PYTHONPATH": str(src)} if src else {})}
+    out = service.run([python, "-c", code, path, token, "2000", host], cwd=project, env=environ)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def breakdown(result: dict[str, object]) -> list[tuple[str, float]]:
+    """Microseconds per request of each of :data:`LAYERS`, scaled from profile shares to the real total."""
+    cumulative: dict[str, float] = result["cumulative"]  # type: ignore[assignment]
+
+    def cum(suffix: str | None) -> float:
+        if suffix is None:
+            return 0.0
+        if suffix == "driver":
+            return max(v for k, v in cumulative.items() if k.endswith(":request"))
+        return max((v for k, v in cumulative.items() if k.endswith(suffix)), default=0.0)
+
+    total = cum("driver")
+    scale = float(result["us"]) / total  # type: ignore[arg-type]
+    return [(label, max(0.0, cum(outer) - sum(map(cum, inner))) * scale) for label, outer, inner in LAYERS]
+
+
 def seed_ffs(server: service.Server) -> tuple[str, list[str]]:
     form = urllib.parse.urlencode({"username": "admin@example.com", "password": "Bench-Password-42"}).encode()
     status, answer = service.http("POST", server.url + "/api/v1/login/access-token", body=form)
@@ -305,6 +409,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[Target], dict
             )
 
         generated = start("generated", factory, project, env)
+        baseline = service.render_project(workdir / "baseline", args.baseline_ref) if args.baseline_ref else None
         token, hit_ids, miss_ids = seed_generated(generated, database, host)
         hits = ids_script(workdir, "hits", "/items/", hit_ids)
         misses = ids_script(workdir, "misses", "/items/", miss_ids)
@@ -342,7 +447,6 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[Target], dict
         ]
         servers = {"generated": generated, "two": two, "bare": bare, "ffs": ffs}
         if args.baseline_ref:
-            baseline = service.render_project(workdir / "baseline", args.baseline_ref)
             old = {**env, "PYTHONPATH": str(baseline / "src")}
             servers["baseline"] = start(f"generated @ {args.baseline_ref}", factory, project, old)
             targets += [
@@ -373,6 +477,17 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[Target], dict
                 if status != 200:
                     raise RuntimeError(f"GET /items/{item_id} answered {status}")
 
+        warm(generated, token)
+        info["profile"] = json.dumps(
+            {
+                "after": profile(python, project, env, f"/items/{hit_ids[0]}", token, host, None),
+                **(
+                    {"before": profile(python, project, env, f"/items/{hit_ids[0]}", token, host, baseline / "src")}
+                    if baseline is not None
+                    else {}
+                ),
+            }
+        )
         for target in targets:  # warm-up, not counted
             load(target, 2)
         for number in range(args.rounds):
@@ -463,6 +578,24 @@ def render(targets: list[Target], info: dict[str, str], args: argparse.Namespace
         lines.append(
             f"| ahead of full-stack-fastapi-template: {mine.split(': ')[1]} | {ratio:.2f}x | {verdict(ratio > 1)} |"
         )
+    profiles = json.loads(info["profile"])
+    after = breakdown(profiles["after"])
+    before = breakdown(profiles["before"]) if "before" in profiles else None
+    lines += [
+        "",
+        "Where a cache-hit read's CPU time goes, in process (the app called directly, without",
+        "uvicorn or a socket to the client): CPU µs per request measured without a profiler, split",
+        "by the shares cProfile gives each layer (differences of cumulative times)"
+        + (f", before (`{args.baseline_ref}`) and after:" if before else ":"),
+        "",
+        "| layer | " + (f"`{args.baseline_ref}` µs | " if before else "") + "µs |",
+        "|---|" + ("---|" if before else "") + "---|",
+    ]
+    for index, (label, micros) in enumerate(after):
+        old = f"{before[index][1]:.0f} | " if before else ""
+        lines.append(f"| {label} | {old}{micros:.0f} |")
+    total_before = f"{float(profiles['before']['us']):.0f} | " if before else ""
+    lines.append(f"| **total** | {total_before}{float(profiles['after']['us']):.0f} |")
     lines += [
         "",
         "With two workers on two cores, the load generator, PostgreSQL and Redis share those same",
