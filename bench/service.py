@@ -709,11 +709,12 @@ def _seed(server: Server, database: str) -> tuple[str, str, str]:
     if status != 201:
         raise RuntimeError(f"POST /items answered {status}: {body!r}")
     first_id = json.loads(body)["id"]
-    # The copies keep the first item's ciphertext, so every read decrypts a note as a real one would.
+    # A secret note is bound to its row's id when encrypted (another row's ciphertext fails its
+    # check and answers 500), so the copies carry none.
     psql(
         database,
-        "INSERT INTO items (id, owner_id, title, description, secret_note_encrypted, created_at, updated_at) "
-        "SELECT gen_random_uuid(), owner_id, title || ' ' || n, description, secret_note_encrypted, now(), now() "
+        "INSERT INTO items (id, owner_id, title, description, created_at, updated_at) "
+        "SELECT gen_random_uuid(), owner_id, title || ' ' || n, description, now(), now() "
         f"FROM items, generate_series(2, {ITEMS}) AS n WHERE id = '{first_id}'",
     )
     psql(database, "ANALYZE items")
