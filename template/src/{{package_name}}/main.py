@@ -24,6 +24,7 @@ from .core.policies import get_policies
 from .core.security import configure_password_hashing
 from .core.settings import Settings, get_settings
 from .db import Database
+from .services.principals import PrincipalCache, VerifiedTokens, keep_principals_true
 from .utils.redact import redact_url
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database(settings)
         app.state.cache = create_cache(settings)
         try:
-            yield
+            async with keep_principals_true(settings, app.state.principals):
+                yield
         finally:
             await app.state.cache.close()
             await app.state.database.dispose()
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.policies = policies
+    app.state.principals = PrincipalCache()
+    app.state.verified_tokens = VerifiedTokens()
     previous = settings.db_encryption_key_previous
     app.state.cipher = FieldCipher(
         settings.db_encryption_key.get_secret_value(), previous.get_secret_value() if previous else None
@@ -77,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     health.register(app)
-    for module in (auth, users, items):
+    # The router tries routes in this order: the most frequent requests, item reads, come first.
+    for module in (items, auth, users):
         app.include_router(module.router)
 
     if settings.app.cors_origins:

@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cache import SafeCache
 from ..core.crypto import FieldCipher
-from ..core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from ..core.errors import AuthenticationError, PermissionDeniedError
 from ..core.policies import Policies
 from ..core.security import decode_access_token
 from ..core.settings import Settings
 from ..db import Database
 from ..models.tables import User
-from ..services import users as user_service
 from ..services.items import ItemService
+from ..services.principals import Principal, PrincipalCache, VerifiedTokens
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -60,33 +60,46 @@ CacheDep = Annotated[SafeCache, Depends(get_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_current_user(
-    session: SessionDep,
-    settings: SettingsDep,
-    policies: PoliciesDep,
-    token: Annotated[str | None, Depends(_bearer)],
-) -> User:
+async def get_current_user(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
     """Return the active user the bearer token belongs to.
+
+    A token verified in the last seconds, and its user, come from the worker's memory while
+    that is kept true (see ``services/principals.py``); otherwise the token is verified and the
+    user read from the database, in a session opened only then.
 
     Raises:
         AuthenticationError: no token, an invalid one, or its user is gone or inactive.
     """
     if not token:
         raise AuthenticationError("not authenticated")
-    claims = decode_access_token(token, settings, policies.access)
+    state = request.app.state
+    tokens: VerifiedTokens = state.verified_tokens
+    claims = tokens.get(token)
+    if claims is None:
+        claims = decode_access_token(token, state.settings, state.policies.access)
+        tokens.put(token, claims)
     try:
-        user = await user_service.get(session, uuid.UUID(claims.subject))
-    except (ValueError, NotFoundError) as exc:
+        user_id = uuid.UUID(claims.subject)
+    except ValueError as exc:
         raise AuthenticationError("the access token is not valid") from exc
-    if not user.is_active:
-        raise AuthenticationError("the access token is not valid")
-    return user
+    principals: PrincipalCache = state.principals
+    principal = principals.get(user_id)
+    if principal is None:
+        generation = principals.generation
+        database: Database = state.database
+        async with database.sessions() as session:
+            user = await session.get(User, user_id)
+            principal = Principal.of(user) if user is not None else None
+        if principal is None or not principal.is_active:
+            raise AuthenticationError("the access token is not valid")
+        principals.put(principal, generation)
+    return principal
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-async def get_admin_user(user: CurrentUser) -> User:
+async def get_admin_user(user: CurrentUser) -> Principal:
     """Return the current user if it has the admin role.
 
     Raises:
@@ -97,15 +110,20 @@ async def get_admin_user(user: CurrentUser) -> User:
     return user
 
 
-AdminUser = Annotated[User, Depends(get_admin_user)]
+AdminUser = Annotated[Principal, Depends(get_admin_user)]
 
 
-async def get_item_service(
-    request: Request, session: SessionDep, cache: CacheDep, settings: SettingsDep
-) -> ItemService:
-    """Build the item service for one request."""
-    cipher: FieldCipher = request.app.state.cipher
-    return ItemService(session=session, cache=cache, cipher=cipher, settings=settings)
+async def get_item_service(request: Request) -> AsyncIterator[ItemService]:
+    """Build the item service for one request, with a session of its own.
+
+    One dependency rather than four (session, cache, cipher, settings): FastAPI solves each on
+    every request. The session connects only when the service first queries (a cache miss).
+    """
+    state = request.app.state
+    database: Database = state.database
+    cipher: FieldCipher = state.cipher
+    async with database.sessions() as session:
+        yield ItemService(session=session, cache=state.cache, cipher=cipher, settings=state.settings)
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

@@ -1,5 +1,9 @@
 """Pure ASGI middleware: host check, request ids, access log, security headers, request limits.
 
+It also answers 404 itself for a path whose first segment starts no route (``/wp-login.php``,
+``/.env``: what scanners ask for): the router would compare it with every route, twice (once
+more with the trailing slash toggled), before answering the same 404.
+
 One class does all of it, written against ASGI directly: every layer of middleware is another
 coroutine per request, and ``BaseHTTPMiddleware`` copies every response through an extra task.
 On a small request those layers, not the work they do, were most of the cost; see
@@ -17,6 +21,7 @@ import time
 from collections.abc import Iterable
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
@@ -66,6 +71,34 @@ class _BodyTimeoutError(HTTPException):
         super().__init__(408, message, headers={"Connection": "close"})
 
 
+def routed_segments(routes: list[BaseRoute], prefix: str = "") -> frozenset[str] | None:
+    """Return the first path segments of ``routes`` (``items`` for ``/items/{item_id}``).
+
+    None when one of them does not start with a fixed segment (``/{name}``, a mount at the
+    root) or is of a kind not known here: then every path may be routed.
+    """
+    segments: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:  # FastAPI's included router: its routes, under its include prefix
+            context = getattr(route, "include_context", None)
+            inner = routed_segments(included.routes, prefix + getattr(context, "prefix", ""))
+            if inner is None:
+                return None
+            segments |= inner
+            continue
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            return None
+        full = prefix + path
+        end = full.find("/", 1)
+        first = full[1:] if end < 0 else full[1:end]
+        if not full.startswith("/") or "{" in first or (not first and full != "/"):
+            return None
+        segments.add(first)
+    return frozenset(segments)
+
+
 class RequestContextMiddleware:
     """Check the host, give each request an id, log it, add security headers, bound its size and time."""
 
@@ -96,6 +129,8 @@ class RequestContextMiddleware:
         self.docs_headers = tuple((name, DOCS_CSP if name == csp else value) for name, value in self.headers)
         self._header_names = frozenset(name for name, _ in self.headers)
         self.hosts = HostAllowList(allowed_hosts)
+        # The first path segments the app's routes start with, and the route list they were read from.
+        self._routed: tuple[object, int, frozenset[str] | None] = (None, -1, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one HTTP request; other scopes pass through."""
@@ -165,6 +200,9 @@ class RequestContextMiddleware:
                 message = f"the request body exceeds {self.max_body_bytes} bytes"
                 await self._send_error(send_with_headers, 413, "payload_too_large", message)
                 return
+            if self._unrouted(scope):
+                await self._send_not_found(send_with_headers)
+                return
             try:
                 # A body over the limit, or one that stops arriving, surfaces as an HTTPException
                 # and is answered 413 or 408 by the app's own handler. Without a body there is
@@ -184,6 +222,29 @@ class RequestContextMiddleware:
         finally:
             log_access(scope["method"], scope["path"], status, round((time.perf_counter() - started) * 1000, 2))
             request_id_var.reset(token)
+
+    def _unrouted(self, scope: Scope) -> bool:
+        """Whether no route of the app can match this request's path (its first segment starts none).
+
+        Requests from browsers (an ``Origin`` header, which CORS answers) and behind a
+        ``root_path`` always go to the router, as does everything when a route's first segment
+        is not a fixed name.
+        """
+        app = scope.get("app")
+        routes: list[BaseRoute] | None = getattr(app, "routes", None)
+        if routes is None or scope.get("root_path"):
+            return False
+        known, size, segments = self._routed
+        if known is not routes or size != len(routes):
+            segments = routed_segments(routes)
+            self._routed = (routes, len(routes), segments)
+        if segments is None:
+            return False
+        path: str = scope["path"]
+        end = path.find("/", 1)
+        if (path[1:] if end < 0 else path[1:end]) in segments:
+            return False
+        return not any(name == b"origin" for name, _ in scope["headers"])
 
     def _bounded(self, receive: Receive, deadline: float) -> Receive:
         """Wrap ``receive``: a body past the size limit or the ``deadline`` (loop time) raises.
@@ -211,6 +272,15 @@ class RequestContextMiddleware:
             return message
 
         return bounded_receive
+
+    @staticmethod
+    async def _send_not_found(send: Send) -> None:
+        """Answer the router's own 404 as the app's handler writes it (core/errors.py), byte for byte."""
+        content = error_body("not_found", "Not Found")
+        body = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 404, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _send_error(send: Send, status: int, code: str, message: str) -> None:

@@ -17,7 +17,8 @@ from ..core.errors import NotFoundError, StoredValueError
 from ..core.security import sign, unsign
 from ..core.settings import Settings
 from ..models.schemas import ItemCreate, ItemRead, ItemUpdate
-from ..models.tables import Item, User
+from ..models.tables import Item
+from .principals import Caller
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class ItemService:
             )
         return item
 
-    async def get(self, item_id: uuid.UUID, user: User) -> ItemRead:
+    async def get(self, item_id: uuid.UUID, user: Caller) -> ItemRead:
         """Return an item the user owns (admins see every item).
 
         Raises:
@@ -90,7 +91,7 @@ class ItemService:
             raise NotFoundError("item not found")
         return self._to_read(item)
 
-    async def create(self, data: ItemCreate, user: User) -> ItemRead:
+    async def create(self, data: ItemCreate, user: Caller) -> ItemRead:
         """Create an item owned by ``user``."""
         # The id is chosen here rather than at flush: the note is bound to it when encrypted.
         item = Item(id=uuid.uuid4(), owner_id=user.id, title=data.title, description=data.description)
@@ -100,7 +101,7 @@ class ItemService:
         await self.session.commit()
         return self._to_read(item)
 
-    async def list(self, user: User, limit: int, offset: int) -> tuple[list[ItemRead], int]:
+    async def list(self, user: Caller, limit: int, offset: int) -> tuple[list[ItemRead], int]:
         """Return one page of the user's items, oldest first, and their total count."""
         owned = Item.owner_id == user.id
         total = await self.session.scalar(select(func.count()).select_from(Item).where(owned))
@@ -109,13 +110,13 @@ class ItemService:
         )
         return [self._to_read(item) for item in result.scalars()], int(total or 0)
 
-    async def _owned(self, item_id: uuid.UUID, user: User) -> Item:
+    async def _owned(self, item_id: uuid.UUID, user: Caller) -> Item:
         item = await self.session.get(Item, item_id)
         if item is None or (item.owner_id != user.id and user.role != "admin"):
             raise NotFoundError("item not found")
         return item
 
-    async def update(self, item_id: uuid.UUID, data: ItemUpdate, user: User) -> ItemRead:
+    async def update(self, item_id: uuid.UUID, data: ItemUpdate, user: Caller) -> ItemRead:
         """Change the given fields of an item the user owns.
 
         Raises:
@@ -136,7 +137,7 @@ class ItemService:
         await self.cache.delete(self._cache_key(item_id))
         return self._to_read(item)
 
-    async def delete(self, item_id: uuid.UUID, user: User) -> None:
+    async def delete(self, item_id: uuid.UUID, user: Caller) -> None:
         """Delete an item the user owns.
 
         Raises:
