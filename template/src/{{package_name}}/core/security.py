@@ -87,6 +87,16 @@ class TokenClaims:
     subject: str
     role: str
     expires_at: datetime
+    # A token signed with JWT_SECRET_KEY_PREVIOUS is refused once that key's grace period
+    # ends, even before it expires; caches of verified tokens must not outlive that moment.
+    accepted_until: datetime | None = None
+
+    @property
+    def valid_until(self) -> datetime:
+        """Return when the service stops accepting this token: its expiry or its key's grace end."""
+        if self.accepted_until is None:
+            return self.expires_at
+        return min(self.expires_at, self.accepted_until)
 
 
 def create_access_token(subject: str, role: str, settings: Settings, policy: AccessPolicy) -> str:
@@ -133,7 +143,7 @@ def decode_access_token(token: str, settings: Settings, policy: AccessPolicy) ->
     until = previous_jwt_key_accepted_until(settings, policy)
     if settings.jwt_secret_key_previous is not None and until is not None and datetime.now(UTC) < until:
         keys.append(settings.jwt_secret_key_previous)
-    for key in keys:
+    for index, key in enumerate(keys):
         try:
             claims = jwt.decode(
                 token,
@@ -151,6 +161,7 @@ def decode_access_token(token: str, settings: Settings, policy: AccessPolicy) ->
             subject=str(claims["sub"]),
             role=str(claims.get("role", "user")),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            accepted_until=until if index > 0 else None,
         )
     raise AuthenticationError("the access token is not valid")
 
