@@ -35,7 +35,7 @@ from typing import Any
 import pexpect
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import EXAMPLE_PYPROJECT, ROOT
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jinja2.sandbox import SandboxedEnvironment
@@ -263,7 +263,7 @@ def reaches_free_text(name: str) -> bool:
 def free_text_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template reduced to the files free-text answers reach (about a tenth: fast renders)."""
     template = plain_copy(tmp_path_factory.mktemp("free-text-template"), reaches_free_text)
-    assert (template / "template/pyproject.toml.jinja").is_file()
+    assert (template / "template" / EXAMPLE_PYPROJECT).is_file()
     return template
 
 
