@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--operation", default="copy")
     parser.add_argument("--source", type=Path, required=True, help="the template's src/ folder (prodready)")
     parser.add_argument("--git-init", default="True")
+    parser.add_argument("--lock", default="True", help="False: no `uv lock` (`prodready adopt` ran it already)")
     parser.add_argument("--destination", default=".", help="the project folder as the user named it")
     args = parser.parse_args(argv)
     root = Path.cwd()
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     hook.keys()
     if args.operation == "copy" and args.git_init == "True" and not inside_git_repo(root):
         hook.step("git repository", ["git", "init", "--quiet", "--initial-branch=main"])
-    if args.operation == "copy" and not (root / "uv.lock").exists():
+    if args.operation == "copy" and args.lock == "True" and not (root / "uv.lock").exists():
         hook.lock()
     hook.validate()
     ok = hook.summary()
