@@ -257,10 +257,15 @@ def render(template: str, target: Path, data: dict[str, str], vcs_ref: str | Non
 
 
 def beside(relative: Path) -> Path:
-    """Where a rendered file goes when the repository has its own: ``README.prodready.md``."""
+    """Where a rendered file goes when the repository has its own: ``README.prodready.md``.
+
+    An env file loses its leading dot (``env.example.prodready``): tools and checks read every
+    ``.env*`` file as settings, and this copy is only there to be merged.
+    """
     if relative.suffix in _SUFFIX_KEPT and not relative.name.startswith("."):
         return relative.with_name(f"{relative.stem}{BESIDE}{relative.suffix}")
-    return relative.with_name(relative.name + BESIDE)
+    name = relative.name[1:] if relative.name.startswith(".env") else relative.name
+    return relative.with_name(name + BESIDE)
 
 
 def plan(rendered: Path, root: Path) -> tuple[list[Path], list[tuple[Path, Path]], list[Path]]:
