@@ -370,12 +370,12 @@ def import_requirements(root: Path) -> Imported:
     return imported
 
 
-def _name(requirement: str) -> str:
-    return deps._normalize(Requirement(requirement).name)
-
-
 def _names(requirements: Sequence[str]) -> set[str]:
     return {_name(text) for text in requirements}
+
+
+def _name(requirement: str) -> str:
+    return deps._normalize(Requirement(requirement).name)
 
 
 def _array_items(text: str, header: str) -> tuple[int, int]:
@@ -397,14 +397,25 @@ def merge_requirements(pyproject: str, imported: Imported) -> tuple[str, list[st
             continue
         start, end = _array_items(pyproject, header)
         body = pyproject[start:end]
-        theirs = _names(requirements)
+        theirs = {_name(text): index for index, text in enumerate(requirements)}
+        requirements = list(requirements)
         kept = []
         for line in body.splitlines(keepends=True):
             item = re.match(r'\s*"([^"]+)",', line)
-            if item and _name(item.group(1)) in theirs:
-                replaced.append(f"{item.group(1)} (template) gives way to the repository's pin")
+            if not item or _name(item.group(1)) not in theirs:
+                kept.append(line)
                 continue
-            kept.append(line)
+            ours = Requirement(item.group(1))
+            index = theirs[_name(item.group(1))]
+            team = Requirement(requirements[index])
+            note = f"{requirements[index]} kept"
+            if ours.extras - team.extras:
+                # The extras add packages (uvicorn[standard]: uvloop, python-dotenv); the pin stays.
+                team.extras |= ours.extras
+                imported.where[str(team)] = imported.where[requirements[index]]
+                requirements[index] = str(team)
+                note = f"{requirements[index]} kept, with the template's extras [{','.join(sorted(ours.extras))}]"
+            replaced.append(f"{note} (the template asked {item.group(1)})")
         sources = sorted({imported.where[r].split(":")[0] for r in requirements})
         added = f"\n    # From {', '.join(sources)}, as written there." + "".join(
             f'\n    "{requirement}",' for requirement in requirements
@@ -421,11 +432,13 @@ def lock(root: Path, imported: Imported) -> tuple[str, str]:
     result = subprocess.run([uv, "lock"], cwd=root, capture_output=True, text=True, check=False)
     if result.returncode == 0:
         return "pass", "uv.lock written: every requirement resolves together"
-    explanation = result.stderr.strip()
+    # uv's own lines about which interpreter it found say nothing about the conflict.
+    explanation = "\n".join(line for line in result.stderr.strip().splitlines() if not line.startswith("Using "))
     if "unsatisfiable" not in explanation and "No solution found" not in explanation:
         return "not run", f"uv lock could not run: {explanation.splitlines()[-1] if explanation else 'no output'}"
-    named = {deps._normalize(n) for n in re.findall(r"you require ([A-Za-z0-9_.\-\[\]]+?)[=<>!~]", explanation)}
-    pins = [f"{text} ({where})" for text, where in imported.where.items() if _name(text) in named]
+    # The pins uv's explanation names, as the repository wrote them, with where they came from.
+    named = [text for text in imported.where if re.search(rf"\b{re.escape(text)}\b", explanation)]
+    pins = [f"{text} ({imported.where[text]})" for text in named]
     advice = (
         f"\n  pins to move: {', '.join(pins)}: change one of them in pyproject.toml "
         "(to a version the other allows), then `make lock`"
