@@ -32,7 +32,7 @@ from typing import Any
 import pexpect
 import pytest
 import yaml
-from helpers import BIN, ROOT, Render, copier_cli, copy_project, project_env, project_files, run
+from helpers import BIN, ROOT, copier_cli, copy_project, project_env, project_files, run
 from test_update import commit_working_tree
 
 GIT_IDENTITY = ["-c", "user.name=Legacy Team", "-c", "user.email=legacy@example.com", "-c", "commit.gpgsign=false"]
@@ -584,11 +584,23 @@ def test_adopt_an_app_folder_repository_that_is_not_in_git(template: Path, tmp_p
     assert "COPY app/ app/" in (repo / "Dockerfile").read_text(encoding="utf-8")
 
 
-def test_adopt_replaces_placeholder_keys_in_place_and_nothing_else(rendered: Render, tmp_path: Path) -> None:
+def test_adopt_replaces_placeholder_keys_in_place_and_nothing_else(tmp_path: Path) -> None:
     from prodready import adopt as adoption
     from prodready import keyrules
 
-    rules = keyrules.load(rendered() / "security" / "keys.json")
+    # The shape of a project's security/keys.json.
+    urlsafe = {"purpose": "a key", "encoding": "urlsafe", "bytes": 64}
+    rules = keyrules.parse_rules(
+        {
+            "min_bits": 256,
+            "keys": [
+                {"name": "SECRET_KEY", **urlsafe},
+                {"name": "JWT_SECRET_KEY", **urlsafe},
+                {"name": "DB_ENCRYPTION_KEY", "purpose": "cipher", "encoding": "hex", "bytes": 32},
+                {"name": "DB_PASSWORD", **urlsafe, "bytes": 32},
+            ],
+        }
+    )
     real = "r" + "Q9x-2kLmP0vZ_7tYb4NcW8eHs1uJ5aFd3gXo6iKq" * 2
     text = (
         "# team settings\r\n"
@@ -609,7 +621,7 @@ def test_adopt_replaces_placeholder_keys_in_place_and_nothing_else(rendered: Ren
         os.chdir(monkey)
     assert replaced == ["SECRET_KEY", "JWT_SECRET_KEY", "DB_PASSWORD"]
     assert others == ["MLFLOW_TRACKING_PASSWORD"]
-    old, new = text.splitlines(keepends=True), env.read_text(encoding="utf-8", newline="").splitlines(keepends=True)
+    old, new = text.splitlines(keepends=True), env.read_bytes().decode("utf-8").splitlines(keepends=True)
     assert len(old) == len(new)
     changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
     assert changed == [1, 2, 4], new

@@ -460,7 +460,11 @@ def replace_placeholder_keys(env_path: Path, rules: keyrules.Rules) -> tuple[lis
     """
     if not env_path.is_file():
         return [], []
-    text = env_path.read_text(encoding="utf-8")
+    # Bytes, not text mode: a CRLF line must come back as CRLF.
+    try:
+        text = env_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise envfile.EnvFileError(f"{env_path} cannot be read as UTF-8 text ({exc})") from None
     specs = {spec.name: spec for spec in rules.keys}
     lines = text.splitlines(keepends=True)
     replaced: list[str] = []
