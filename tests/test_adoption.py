@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -700,7 +701,7 @@ def test_the_prediction_service_from_f_to_a(template: Path, tmp_path: Path) -> N
     assert code == 2, output
     commands = [line.strip() for line in output.splitlines() if line.startswith("  ") and "cd " not in line]
     for command in commands:
-        run(["bash", "-c", command.replace("git commit", f"git {' '.join(GIT_IDENTITY)} commit")], cwd=repo)
+        run(["bash", "-c", command.replace("git commit", f"git {shlex.join(GIT_IDENTITY)} commit")], cwd=repo)
     assert status(repo) == {}
 
     # 2. adopt: nothing of theirs changes (but placeholder keys in the ignored .env), nothing is deleted.
