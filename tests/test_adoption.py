@@ -647,8 +647,8 @@ def free_port() -> int:
 def predict_with_uvicorn(repo: Path, env: dict[str, str]) -> dict[str, Any]:
     """Start the adopted service as `make dev` does (uvicorn, .env) and call /predict once."""
     import time
-
-    import httpx
+    import urllib.error
+    import urllib.request
 
     port = free_port()
     command = ["uv", "run", "--no-sync", "uvicorn", "prediction_service.main:app", "--port", str(port)]
@@ -659,18 +659,22 @@ def predict_with_uvicorn(repo: Path, env: dict[str, str]) -> dict[str, Any]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict",
+        data=json.dumps(PREDICT_REQUEST).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, f"uvicorn exited with {server.returncode}"
             try:
-                response = httpx.post(f"http://127.0.0.1:{port}/predict", json=PREDICT_REQUEST, timeout=2)
-                break
-            except httpx.TransportError:
+                with urllib.request.urlopen(request, timeout=2) as response:  # a local test server
+                    assert response.status == 200
+                    return dict(json.loads(response.read()))
+            except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline, "the service did not answer within 60 s"
                 time.sleep(0.2)
-        assert response.status_code == 200, response.text
-        return dict(response.json())
     finally:
         server.terminate()
         server.wait(timeout=15)
