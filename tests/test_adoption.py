@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -337,14 +338,20 @@ def test_overwrite_with_a_tracked_env_is_refused_by_the_hook_after_rendering(tem
 # --- the existing-app answers ----------------------------------------------------------------
 
 
-def test_an_existing_app_renders_around_the_app_and_never_inside_it(tmp_path: Path) -> None:
-    project = copy_project(
-        tmp_path / "around",
+@pytest.fixture(scope="module")
+def around(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template rendered around an app at the root (no hook): read-only, copy it to change it."""
+    return copy_project(
+        tmp_path_factory.mktemp("around") / "project",
         skip_tasks=True,
         app_source="existing",
         existing_app="prediction_service.main:app",
         existing_app_folder="root",
     )
+
+
+def test_an_existing_app_renders_around_the_app_and_never_inside_it(around: Path) -> None:
+    project = around
     files = {path.relative_to(project).as_posix() for path in project_files(project)}
     # Nothing of the example service: its package, migrations, tests and their shared modules.
     assert not [f for f in files if f.startswith(("src/example_service", "migrations/"))], sorted(files)
@@ -761,3 +768,25 @@ def test_the_prediction_service_from_f_to_a(template: Path, tmp_path: Path) -> N
     assert status(repo) == {}, output
     for rel in ("src/prediction_service/main.py", "tests/test_predict.py", "README.md", "config.yaml"):
         assert tree(repo)[rel] == committed[rel]
+
+
+def test_the_update_hook_reports_env_templates_it_sees_before_the_merge(
+    template: Path, around: Path, tmp_path: Path
+) -> None:
+    """On `update`, Copier runs the hook before it applies the team's changes again: the env templates
+    then lack the variables the team added for its app, so that check is a hint there, a gate on copy."""
+    project = Path(shutil.copytree(around, tmp_path / "project"))
+    write_files(project, {"prediction_service/__init__.py": "", "prediction_service/main.py": PREDICT_APP})
+    on_update = subprocess.run(
+        [sys.executable, str(template / "hooks/post_gen.py"), "--operation=update", f"--source={template / 'src'}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert on_update.returncode == 0, on_update.stdout + on_update.stderr
+    assert "! config.env_complete" in on_update.stdout and "lacks DEBUG" in on_update.stdout
+    assert "checked again by `make setup` after the merge" in on_update.stdout
+    on_copy = run_hook(template, project)
+    assert on_copy.returncode == 1
+    assert "validation failed: config.env_complete" in on_copy.stderr
