@@ -34,7 +34,7 @@ from typing import Any
 import pexpect
 import pytest
 import yaml
-from helpers import BIN, ROOT, copier_cli, copy_project, project_env, project_files, run
+from helpers import BIN, ROOT, copy_project, project_env, project_files, run
 from test_update import commit_working_tree
 
 GIT_IDENTITY = ["-c", "user.name=Legacy Team", "-c", "user.email=legacy@example.com", "-c", "commit.gpgsign=false"]
@@ -383,24 +383,6 @@ def test_an_existing_app_renders_around_the_app_and_never_inside_it(around: Path
     # Lint-clean as rendered (the project's own ruff settings).
     run([BIN / "ruff", "check", "--no-cache", "."], cwd=project)
     run([BIN / "ruff", "format", "--no-cache", "--check", "src", "tests"], cwd=project)
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("prediction_service.main", '"prediction_service.main" is not an ASGI import path: use package.module:app'),
-        ("my-app.main:app", '"my-app.main:app" is not an ASGI import path'),
-        ("tests.app:app", '"tests.app:app" starts with "tests", a folder or module the template renders'),
-    ],
-)
-def test_a_bad_existing_app_is_refused_naming_the_value(tmp_path: Path, value: str, message: str) -> None:
-    result = copier_cli(
-        "copy", "--trust", "--defaults", "--vcs-ref=HEAD", "--data=app_source=existing",
-        f"--data=existing_app={value}", str(ROOT), str(tmp_path / "out"),
-    )  # fmt: skip
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr, result.stdout + result.stderr
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 # --- prodready adopt: fixtures ---------------------------------------------------------------
