@@ -49,14 +49,15 @@ LEGACY_FILES = {
     "README.md": "# Recommender\n\nThe team's own README: how we run it, who is on call.\n",
     "Makefile": "run:\n\tpython -m recommender\n",
     ".gitignore": ".env\n__pycache__/\n",
-    ".env.example": "SECRET_KEY=CHANGE_ME\nDATABASE_URL=postgresql://app:app@db:5432/app\n",
     "requirements.txt": "fastapi==0.95.2\nsemgrep==1.45.0\n",
     "src/recommender/__init__.py": '"""The legacy recommender."""\n',
     "src/recommender/main.py": "def recommend(user: str) -> list[str]:\n    return [user]\n",
     "tests/test_main.py": "from recommender.main import recommend\n\n\ndef test_it():\n    assert recommend('a')\n",
 }
 # Paths the template also renders: the conflicts of an adoption.
-CONFLICTING = {"README.md", "Makefile", ".gitignore", ".env.example"}
+CONFLICTING = {"README.md", "Makefile", ".gitignore"}
+# A team's own env template: what made `--skip '*'` stop at "Interactive session required".
+LEGACY_ENV_EXAMPLE = {".env.example": "SECRET_KEY=CHANGE_ME\nDATABASE_URL=postgresql://app:app@db:5432/app\n"}
 # The seed's service configuration, in its own format: `config validate` rejects it.
 LEGACY_MLFLOW = "mlflow:\n  tracking_uri: http://mlflow:5000\n  experiment: recommender\n"
 
@@ -309,7 +310,7 @@ def run_hook(template: Path, project: Path) -> subprocess.CompletedProcess[str]:
 
 def test_skip_all_keeps_the_repository_env_example_without_asking(template: Path, tmp_path: Path) -> None:
     """`--skip '*'` covers .env.example too: no "Interactive session required" (no `!` pattern wins)."""
-    repo = make_legacy_repo(tmp_path / "legacy")
+    repo = make_legacy_repo(tmp_path / "legacy", extra=LEGACY_ENV_EXAMPLE)
     before = tree(repo)
     code, output = copier_copy(template, repo, "--skip", "*", "--skip-tasks")
     assert code == 0, output
@@ -320,7 +321,7 @@ def test_skip_all_keeps_the_repository_env_example_without_asking(template: Path
 def test_overwrite_with_a_tracked_env_is_refused_by_the_hook_after_rendering(template: Path, tmp_path: Path) -> None:
     """What docs/lifecycle.md says: the template's files are written first, then the hook refuses,
     and `git restore` plus `git clean` bring back exactly the tree of before."""
-    repo = make_legacy_repo(tmp_path / "legacy", env_tracked=True)
+    repo = make_legacy_repo(tmp_path / "legacy", env_tracked=True, extra=LEGACY_ENV_EXAMPLE)
     before = tree(repo)
     code, output = copier_copy(template, repo, "--overwrite", "--skip-tasks")
     assert code == 0, output
@@ -328,8 +329,9 @@ def test_overwrite_with_a_tracked_env_is_refused_by_the_hook_after_rendering(tem
     assert hook.returncode == 1, hook.stdout + hook.stderr
     assert "is tracked by git" in hook.stdout + hook.stderr
     # Only the files both have were overwritten: the tracked .env and every other file are as before.
-    assert {path for path, state in status(repo).items() if state != "??"} == CONFLICTING
-    assert_kept(before, tree(repo), changed=CONFLICTING)
+    overwritten = CONFLICTING | set(LEGACY_ENV_EXAMPLE)
+    assert {path for path, state in status(repo).items() if state != "??"} == overwritten
+    assert_kept(before, tree(repo), changed=overwritten)
     run(["git", "restore", "--staged", "--worktree", "."], cwd=repo)
     run(["git", "clean", "-fdq"], cwd=repo)
     assert tree(repo) == before
