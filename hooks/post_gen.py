@@ -8,7 +8,10 @@ template version.
 
 * copy: ``keys ensure``; ``git init`` (unless answered off, or already inside a repository);
   ``uv lock`` and the requirements export when uv and the index allow; then the validation.
-* update: ``keys ensure`` and the validation, then what changed and what to do next.
+* update: ``keys ensure`` and the validation (the env templates' check only reported: Copier
+  runs this before it applies the project's own changes again), then what changed and what to do
+  next.
+* ``--lock=False`` (``prodready adopt``, which ran ``uv lock`` and reported it): no lock step.
 * validation: ``prodready check --json`` (static). Its gate checks (configuration, keys, env
   templates against the settings, tests tree, Dockerfile and CI policy) are printed ✓/✗ with
   the score; a failed gate check makes the hook exit 1, naming the check.
