@@ -13,8 +13,16 @@ and never change one without being told to:
 * ``--overwrite``: the template's version replaces the conflicting files, Copier prints
   ``overwrite <file>`` for each and ``git status`` / ``git diff`` show exactly those.
 
-``.env`` is never rendered (``_skip_if_exists``); the hook's ``keys ensure`` appends missing keys
-and keeps existing values, even a ``CHANGE_ME`` one (``security validate`` flags it).
+``.env`` is never rendered; the hook's ``keys ensure`` appends missing keys and keeps existing
+values, even a ``CHANGE_ME`` one (``security validate`` flags it). With ``--overwrite`` and a
+tracked ``.env``, the hook refuses after Copier wrote its files; ``git restore`` and ``git clean``
+put the repository back (docs/lifecycle.md says so).
+
+``app_source=existing`` and ``prodready adopt`` keep the team's own application: the template renders
+around it, refusals come before anything is written, no file of the repository changes (the
+template's version goes beside it), requirements are imported with every pin as written, and
+placeholder keys are replaced in place. The slow journey test runs docs/adopting.md from grade F to
+grade A on a prediction service in the seed's state, then updates it with Copier.
 """
 
 from __future__ import annotations
