@@ -8,7 +8,10 @@ template version.
 
 * copy: ``keys ensure``; ``git init`` (unless answered off, or already inside a repository);
   ``uv lock`` and the requirements export when uv and the index allow; then the validation.
-* update: ``keys ensure`` and the validation, then what changed and what to do next.
+* update: ``keys ensure`` and the validation (the env templates' check only reported: Copier
+  runs this before it applies the project's own changes again), then what changed and what to do
+  next.
+* ``--lock=False`` (``prodready adopt``, which ran ``uv lock`` and reported it): no lock step.
 * validation: ``prodready check --json`` (static). Its gate checks (configuration, keys, env
   templates against the settings, tests tree, Dockerfile and CI policy) are printed ✓/✗ with
   the score; a failed gate check makes the hook exit 1, naming the check.
@@ -37,6 +40,11 @@ from typing import Any
 # runs the tasks there too; nothing should happen in those throw-away copies.
 _REPLAY_MARKERS = (".old_copy.", ".new_copy.")
 _MARKS = {"✓": "32", "✗": "31", "-": "33", "!": "33"}
+# Gate checks that read files a team extends and an update renders again: Copier runs this hook
+# on `update` before it applies the team's own changes again, so the env templates it sees lack
+# the variables the team added for its own settings. On update they are reported, not enforced;
+# `make setup` (prodready check --validate) enforces them on the merged files.
+_CHECKED_AFTER_MERGE = ("config.env_complete",)
 # The import names of prodready's dependencies (pyproject.toml [project] dependencies).
 _PRODREADY_MODULES = ("yaml", "packaging", "pathspec", "dotenv", "jsonschema")
 
@@ -66,8 +74,9 @@ def colour(mark: str, text: str) -> str:
 class Hook:
     """Run the steps, remember their outcomes, print a summary."""
 
-    def __init__(self, root: Path, source: Path) -> None:
+    def __init__(self, root: Path, source: Path, operation: str = "copy") -> None:
         self.root = root
+        self.operation = operation
         # (mark, title, detail): ✓ passed, ✗ failed, - not run, ! to improve (not blocking)
         self.results: list[tuple[str, str, str]] = []
         self.failed: list[str] = []
@@ -179,6 +188,9 @@ class Hook:
             name = f"{check['id']}: {check['title']}"
             if check["gate"] and check["state"] == "not run":
                 self.results.append(("-", name, f"not run: {check['message']}"))
+            elif check["gate"] and self.operation == "update" and check["id"] in _CHECKED_AFTER_MERGE:
+                if check["state"] == "fail":
+                    hints.append(("!", name, f"{check['message']} — checked again by `make setup` after the merge"))
             elif check["gate"]:
                 ok = check["state"] == "pass"
                 detail = check["message"] if ok else f"{check['message']} — fix: {check['fix']}"
@@ -249,17 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--operation", default="copy")
     parser.add_argument("--source", type=Path, required=True, help="the template's src/ folder (prodready)")
     parser.add_argument("--git-init", default="True")
+    parser.add_argument("--lock", default="True", help="False: no `uv lock` (`prodready adopt` ran it already)")
     parser.add_argument("--destination", default=".", help="the project folder as the user named it")
     args = parser.parse_args(argv)
     root = Path.cwd()
     if in_replay_folder(root):
         return 0
 
-    hook = Hook(root, args.source)
+    hook = Hook(root, args.source, args.operation)
     hook.keys()
     if args.operation == "copy" and args.git_init == "True" and not inside_git_repo(root):
         hook.step("git repository", ["git", "init", "--quiet", "--initial-branch=main"])
-    if args.operation == "copy" and not (root / "uv.lock").exists():
+    if args.operation == "copy" and args.lock == "True" and not (root / "uv.lock").exists():
         hook.lock()
     hook.validate()
     ok = hook.summary()

@@ -21,6 +21,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ANSWERS_FILE = ROOT / "tests" / "example-answers.yml"
+# Template files of the example service (app_source=example), switched off by their names otherwise.
+EXAMPLE_PYPROJECT = "{% if app_source == 'example' %}pyproject.toml{% endif %}.jinja"
+EXAMPLE_PACKAGE = "src/{% if app_source == 'example' %}{{package_name}}{% endif %}"
 # The tool environment's bin folder: copier, ruff and uv of the template repository.
 BIN = Path(sys.executable).parent
 

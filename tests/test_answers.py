@@ -14,7 +14,18 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import BIN, ROOT, Render, copier_cli, copy_project, example_answers, project_files, run, snapshot
+from helpers import (
+    BIN,
+    EXAMPLE_PYPROJECT,
+    ROOT,
+    Render,
+    copier_cli,
+    copy_project,
+    example_answers,
+    project_files,
+    run,
+    snapshot,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
@@ -260,7 +271,7 @@ IMPORT_NAMES = {
 
 
 def test_every_dependency_of_the_project_is_refused_as_package_name() -> None:
-    text = (ROOT / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    text = (ROOT / "template" / EXAMPLE_PYPROJECT).read_text(encoding="utf-8")
     # Every "name>=version" string of the dependency lists (the Jinja lines are not TOML).
     distributions = {match.lower() for match in re.findall(r'^\s*"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?[<>=!~]', text, re.M)}
     assert {"fastapi", "pyyaml", "pytest", "asyncpg", "redis"} <= distributions, distributions

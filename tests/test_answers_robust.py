@@ -35,7 +35,7 @@ from typing import Any
 import pexpect
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import EXAMPLE_PYPROJECT, ROOT
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jinja2.sandbox import SandboxedEnvironment
@@ -141,12 +141,26 @@ BAD_VALUES: list[tuple[str, str, list[str]]] = [
     ("update_bot", "dependabot", ['"dependabot" needs GitHub', "ci_provider is gitlab"]),
     ("update_bot", "both", ['"both" needs GitHub', "ci_provider is gitlab"]),
     ("update_bot", "greenkeeper", ["'greenkeeper'", "Invalid choice", "update_bot"]),
+    ("app_source", "legacy", ["'legacy'", "Invalid choice", "app_source"]),
+    ("existing_app", "prediction_service.main", ['"prediction_service.main"', "not an ASGI import path"]),
+    ("existing_app", "my-app.main:app", ['"my-app.main:app"', "use package.module:app"]),
+    (
+        "existing_app",
+        "tests.app:app",
+        ['"tests.app:app" starts with "tests"', "a folder or module the template renders"],
+    ),
+    ("existing_app_folder", "lib", ["'lib'", "Invalid choice", "existing_app_folder"]),
 ]
 # Answers given along with a bad value, for rules that span two questions.
 CONTEXT: dict[tuple[str, str], dict[str, str]] = {
     ("deploy_target", "kubernetes"): {"project_slug": "k" * 53},
     ("update_bot", "dependabot"): {"ci_provider": "gitlab"},
     ("update_bot", "both"): {"ci_provider": "gitlab"},
+    **{
+        ("existing_app", value): {"app_source": "existing"}
+        for value in ("prediction_service.main", "my-app.main:app", "tests.app:app")
+    },
+    ("existing_app_folder", "lib"): {"app_source": "existing"},
 }
 
 
@@ -263,7 +277,7 @@ def reaches_free_text(name: str) -> bool:
 def free_text_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template reduced to the files free-text answers reach (about a tenth: fast renders)."""
     template = plain_copy(tmp_path_factory.mktemp("free-text-template"), reaches_free_text)
-    assert (template / "template/pyproject.toml.jinja").is_file()
+    assert (template / "template" / EXAMPLE_PYPROJECT).is_file()
     return template
 
 
@@ -403,6 +417,8 @@ def test_interactive_bad_answer_then_good_answer(template_dir: Path, tmp_path: P
     session.type("Payments API")
     session.child.expect(r'"Payments API" is not a valid project slug')
     session.type("payments-api")
+    session.expect_question("app_source")
+    session.accept_default()
     session.expect_question("package_name")
     # The default derives from the corrected slug.
     session.child.expect("payments_api")

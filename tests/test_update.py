@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, project_env, project_files, run
+from helpers import EXAMPLE_PACKAGE, EXAMPLE_PYPROJECT, ROOT, project_env, project_files, run
 from packaging.version import InvalidVersion, Version
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def make_v2_changes(tree: Path) -> None:
     (tree / "template" / f"{NEW_FILE}.jinja").parent.mkdir(parents=True, exist_ok=True)
     (tree / "template" / f"{NEW_FILE}.jinja").write_text(NEW_FILE_TEMPLATE, encoding="utf-8")
     template = tree / "template"
-    insert_after_line(template / "pyproject.toml.jinja", "dev = [", NEW_DEV_DEPENDENCY)
+    insert_after_line(template / EXAMPLE_PYPROJECT, "dev = [", NEW_DEV_DEPENDENCY)
     # A new setting lands in every environment (the readiness checks want them to agree).
     for environment in sorted((template / "config/environments").glob("*.yaml.jinja")):
         insert_after_line(environment, "cache:", NEW_CONFIG_LINES)
@@ -79,7 +79,7 @@ def make_v2_changes(tree: Path) -> None:
         f'    {{"name": "{NEW_KEY}", "purpose": "signs outgoing webhooks", "encoding": "urlsafe", "bytes": 64}},\n',
     )
     insert_after_line(
-        template / "src/{{package_name}}/core/settings.py.jinja",
+        template / EXAMPLE_PACKAGE / "core/settings.py.jinja",
         "    # Keys: required, never defaulted; security/keys.json lists them (prodready makes them).",
         f"    {NEW_KEY.lower()}: SecretStr\n",
     )

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import config, deps, envfile, keyrules, keys, readiness, security, version
+from . import adopt, config, deps, envfile, keyrules, keys, readiness, security, version
 
 
 class _Version(argparse.Action):
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument("-C", dest="directory", type=Path, metavar="DIR", help="run as if started in DIR (like git -C)")
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
-    for module in (readiness, keys, security, config, deps):
+    for module in (readiness, adopt, keys, security, config, deps):
         module.register(groups)
     return parser
 

@@ -7,7 +7,7 @@
 # privilege escalation) in the development environment, which needs no database server, with
 # throw-away keys made inside the image from its security/keys.json (so only docker, bash and
 # curl are needed here), and checks that:
-#   - GET /health/live answers 200 on the published port;
+#   - GET $SMOKE_PATH (default /health/live) answers 200 on the published port;
 #   - the server process runs as UID 10001, not root;
 #   - Docker's HEALTHCHECK (the image's own probe) reports the container healthy;
 #   - no .env file is anywhere in the image.
@@ -54,7 +54,7 @@ docker run --detach --name "$name" \
   --health-interval 2s --health-start-period 30s \
   "$image" >/dev/null
 
-url="http://${host}:${port}/health/live"
+url="http://${host}:${port}${SMOKE_PATH:-/health/live}"
 for _ in $(seq 1 30); do
   curl --fail --silent --max-time 2 "$url" >/dev/null 2>&1 && break
   sleep 1
@@ -78,5 +78,5 @@ leaked="$(docker run --rm --user 0:0 --entrypoint find "$image" / -xdev -name '.
 [[ -z "$leaked" ]] || fail "env files inside the image: ${leaked}"
 
 size="$(docker image inspect --format '{{.Size}}' "$image")"
-printf 'docker-smoke: OK: %s answers /health/live as UID %s, healthy, no .env inside (%s MB)\n' \
-  "$image" "$uid" "$((size / 1000000))"
+printf 'docker-smoke: OK: %s answers %s as UID %s, healthy, no .env inside (%s MB)\n' \
+  "$image" "${SMOKE_PATH:-/health/live}" "$uid" "$((size / 1000000))"
