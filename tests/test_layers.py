@@ -25,7 +25,7 @@ ALLOWED = {
     "main": {"core", "models", "cache", "services", "db", "api", "utils", "about"},
     "serve": {"core"},
     "about": set(),
-    "admin": {"core", "models", "services", "db"},
+    "admin": {"core", "models", "cache", "services", "db"},
 }
 
 
