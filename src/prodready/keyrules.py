@@ -49,6 +49,9 @@ class KeySpec:
     keeps_previous: bool = False
     # A variable holding a full URL with its own credentials (DATABASE_URL) makes this key unused.
     replaced_by: str | None = None
+    # Issued by another system's operator (a model registry's password): never generated or
+    # rotated here, only checked for presence and placeholders; its owner sets its strength.
+    external: bool = False
 
     @property
     def bits(self) -> int:
@@ -111,6 +114,7 @@ def parse_rules(data: Any, where: str = "keys.json") -> Rules:
                 size=_field(entry, "bytes", int, at),
                 keeps_previous=bool(entry.get("keeps_previous", False)),
                 replaced_by=entry.get("replaced_by"),
+                external=bool(entry.get("external", False)),
             )
         )
     words = data.get("placeholder_words", [])
@@ -261,6 +265,8 @@ def key_problems(name: str, value: str | None, min_length: int = MIN_KEY_LENGTH)
     if is_placeholder(value):
         problems.append(f"{name} is a placeholder, not a real key")
     spec = spec_for(name)
+    if spec is not None and spec.external:
+        return problems
     if spec is not None and spec.hex_bytes is not None and not _is_hex_of(value, spec.hex_bytes):
         problems.append(f"{name} must be {2 * spec.hex_bytes} hex characters ({spec.hex_bytes} bytes)")
     if len(value) < min_length:
@@ -323,10 +329,12 @@ def generate(name: str) -> str:
     """Return a fresh value for the key ``name``.
 
     Raises:
-        KeyError: ``name`` is not one of :data:`KEYS`.
+        KeyError: ``name`` is not one of :data:`KEYS`, or is an external key (never generated).
     """
     keys = load().keys
     for spec in keys:
+        if spec.name == name and spec.external:
+            raise KeyError(f"{name} is issued by another system's operator: it is never generated here")
         if spec.name == name:
             return fresh_value(spec)
     raise KeyError(f"unknown key {name!r}: use one of {', '.join(spec.name for spec in keys)}")
@@ -335,6 +343,11 @@ def generate(name: str) -> str:
 def fingerprint(value: str) -> str:
     """Return a short, non-reversible fingerprint of a key for logs and audits."""
     return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def generated_keys() -> tuple[KeySpec, ...]:
+    """Return the keys prodready makes (every key but the external ones)."""
+    return tuple(spec for spec in load().keys if not spec.external)
 
 
 def fresh_value(spec: KeySpec) -> str:
