@@ -12,7 +12,8 @@
 #   - 127.0.0.1:$MLFLOW_PORT (5000)       open, what TEST_MLFLOW_URL names;
 #   - 127.0.0.1:$MLFLOW_AUTH_PORT (5001)  `--app-name basic-auth`, what TEST_MLFLOW_AUTH_URL
 #     names: the wrong-credentials test needs a server that checks them.
-# `--allowed-hosts` is explicit: MLflow 3 answers 403 to Host headers outside its allow list.
+# `--allowed-hosts` is explicit: MLflow 3 answers 403 to Host headers outside its allow list, and
+# the tests reach the server through proxies on other loopback ports.
 set -euo pipefail
 
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
@@ -46,14 +47,14 @@ serve() { # port name [extra args]
   mkdir -p "$dir/artifacts"
   # The basic-auth app keeps its users in a database of its own, next to the store.
   printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///%s/auth.db\nadmin_username = admin\nadmin_password = %s\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n' \
-    "$dir" "${MLFLOW_ADMIN_PASSWORD:-prodready-ci-admin-0}" >"$dir/auth.ini"
+    "$dir" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d " \n")" >"$dir/auth.ini"
   # The basic-auth app signs its CSRF tokens with this; a fresh one per start is enough here.
   MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false MLFLOW_FLASK_SERVER_SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     MLFLOW_AUTH_CONFIG_PATH="$dir/auth.ini" setsid "$MLFLOW_HOME/bin/mlflow" server \
     --host 127.0.0.1 --port "$port" --workers 1 \
     --backend-store-uri "sqlite:///$dir/store.db" \
     --artifacts-destination "$dir/artifacts" \
-    --allowed-hosts "127.0.0.1:$port,localhost:$port,mlflow:5000" \
+    --allowed-hosts "127.0.0.1:*,localhost:*" \
     "$@" >"$dir/server.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
 }
