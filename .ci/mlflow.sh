@@ -34,7 +34,13 @@ install() {
     return
   fi
   local started=$SECONDS
-  "$uv" venv --quiet --allow-existing --python python3.12 "$MLFLOW_HOME" 2>/dev/null ||
+  # .ci/run starts this script before it has made the tool environment that holds uv.
+  until [ -x "$uv" ] || command -v uv >/dev/null; do
+    [ $((SECONDS - started)) -lt 300 ] || { echo "mlflow.sh: no uv at $uv after 300 s" >&2; return 1; }
+    sleep 1
+  done
+  [ -x "$uv" ] || uv="$(command -v uv)"
+  "$uv" venv --quiet --allow-existing --python 3.12 "$MLFLOW_HOME" 2>/dev/null ||
     "$uv" venv --quiet --allow-existing "$MLFLOW_HOME"
   "$uv" pip install --quiet --python "$MLFLOW_HOME/bin/python" "mlflow[auth]==$MLFLOW_VERSION"
   echo "mlflow.sh: installed MLflow $MLFLOW_VERSION into $MLFLOW_HOME in $((SECONDS - started)) s"
