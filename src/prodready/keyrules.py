@@ -52,6 +52,9 @@ class KeySpec:
     # Issued by another system's operator (a model registry's password): never generated or
     # rotated here, only checked for presence and placeholders; its owner sets its strength.
     external: bool = False
+    # The key is needed only while this variable is set: a password goes with its user name
+    # (a registry used without authentication needs neither).
+    required_with: str | None = None
 
     @property
     def bits(self) -> int:
@@ -115,6 +118,7 @@ def parse_rules(data: Any, where: str = "keys.json") -> Rules:
                 keeps_previous=bool(entry.get("keeps_previous", False)),
                 replaced_by=entry.get("replaced_by"),
                 external=bool(entry.get("external", False)),
+                required_with=entry.get("required_with"),
             )
         )
     words = data.get("placeholder_words", [])
@@ -295,6 +299,8 @@ def check_keys(values: Mapping[str, str | None], min_length: int = MIN_KEY_LENGT
     """
     found: dict[str, list[str]] = {}
     for spec in load().keys:
+        if not_needed(spec, values):
+            continue
         problems = key_problems(spec.name, values.get(spec.name), min_length)
         if problems:
             found[spec.name] = problems
@@ -306,6 +312,11 @@ def check_keys(values: Mapping[str, str | None], min_length: int = MIN_KEY_LENGT
     for name, first in shared_values(values).items():
         found.setdefault(name, []).append(f"{name} has the same value as {first}; every key needs its own")
     return found
+
+
+def not_needed(spec: KeySpec, values: Mapping[str, str | None]) -> bool:
+    """Return True when ``spec`` is unset and needs no value: the variable it goes with is unset too."""
+    return spec.required_with is not None and not values.get(spec.required_with) and not values.get(spec.name)
 
 
 def shared_values(values: Mapping[str, str | None]) -> dict[str, str]:
