@@ -44,7 +44,8 @@ SLUG = example_answers()["project_slug"]
 PACKAGE = example_answers()["package_name"]
 VARIANTS: dict[str, dict[str, Any]] = {
     "pg-redis": {"use_postgres": True, "use_redis": True},
-    "nopg-noredis": {"use_postgres": False, "use_redis": False},
+    # The slow variant also serves a model: its MLflow settings and egress get validated too.
+    "nopg-noredis": {"use_postgres": False, "use_redis": False, "model_serving": "mlflow"},
 }
 # The fast tier checks the manifests of the PostgreSQL and Redis variant; the slow tier both.
 VARIANT_PARAMS = ["pg-redis", pytest.param("nopg-noredis", marks=pytest.mark.slow)]

@@ -3,7 +3,8 @@
 Runs the generated project's own entry points, exactly as its README tells a developer:
 ``make setup`` (uv sync, keys), then ``make lint typecheck test`` against the real PostgreSQL
 and Redis named by TEST_DATABASE_URL / TEST_REDIS_URL, and the MLflow servers named by
-TEST_MLFLOW_URL / TEST_MLFLOW_AUTH_URL (the project's documented defaults on 127.0.0.1 when unset). Nothing here skips: an unreachable server fails the project's tests.
+TEST_MLFLOW_URL / TEST_MLFLOW_AUTH_URL (the project's documented defaults on 127.0.0.1 when
+unset). Nothing here skips: an unreachable server fails the project's tests.
 """
 
 from __future__ import annotations
