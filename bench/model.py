@@ -210,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             deadline = time.monotonic() + 90
-            while http("GET", generated.url + "/health/ready", headers={"Host": host})[0] != 200:
+            # /health/ready also checks the database, which this benchmark does not start: wait
+            # for /predict to answer instead.
+            body = json.dumps({"records": [{"features": [0.5, -0.25]}]}).encode()
+            headers = {"Host": host, "Content-Type": "application/json"}
+            while http("POST", generated.url + "/predict", body=body, headers=headers)[0] != 200:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the generated app never loaded the model:\n{generated.output()[-3000:]}")
                 time.sleep(0.5)
