@@ -258,6 +258,7 @@ def test_hostile_text_keeps_the_project_valid(hostile_project: Path) -> None:
 # from the distribution name; None: nothing importable (type stubs).
 IMPORT_NAMES = {
     "python-multipart": "multipart",
+    "mlflow-skinny": "mlflow",
     "pyyaml": "yaml",
     "pyjwt": "jwt",
     "argon2-cffi": "argon2",

@@ -582,6 +582,9 @@ def test_network_policy_and_scaling_fit_the_answers(
         expected.append(("TCP", settings["database"]["port"]))
     if answers["use_redis"]:
         expected.append(("TCP", settings["cache"]["port"]))
+    if answers.get("model_serving") == "mlflow":
+        # The tracking server as `mlflow server` serves it, or behind HTTPS.
+        expected += [("TCP", 5000), ("TCP", 443)]
     assert egress == sorted(expected)
 
     deployment = one(objects, "Deployment")

@@ -2,8 +2,9 @@
 
 Runs the generated project's own entry points, exactly as its README tells a developer:
 ``make setup`` (uv sync, keys), then ``make lint typecheck test`` against the real PostgreSQL
-and Redis named by TEST_DATABASE_URL / TEST_REDIS_URL (the project's documented defaults on
-127.0.0.1 when unset). Nothing here skips: an unreachable server fails the project's tests.
+and Redis named by TEST_DATABASE_URL / TEST_REDIS_URL, and the MLflow servers named by
+TEST_MLFLOW_URL / TEST_MLFLOW_AUTH_URL (the project's documented defaults on 127.0.0.1 when
+unset). Nothing here skips: an unreachable server fails the project's tests.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ for dist in metadata.distributions():
 print(" ".join(sorted(name for name in names if name.isidentifier() and name.islower() and name[0] != "_")))
 """
 
+# The defaults plus model serving: every default answer, and the MLflow predictions slice tested
+# against the real MLflow server .ci/run starts (TEST_MLFLOW_URL), without a third project run
+# (CI's time is bounded). `model_serving=none` is still run in full by the second project (its
+# default), and the render tier lints the default answers' own files, so neither variant goes
+# untested; the code model_serving adds is switched by file names and `if` blocks that leave the
+# default's files as they were.
 PROJECTS = [
-    pytest.param({}, id="defaults"),
+    pytest.param({"model_serving": "mlflow"}, id="defaults-mlflow"),
     pytest.param({"use_postgres": False, "use_redis": False, "python_version": "3.11"}, id="no-servers-py3.11"),
 ]
 

@@ -130,6 +130,11 @@ def environment_rules(env: str, merged: dict[str, Any]) -> list[tuple[str, str]]
         broken.append(("database.url", f"SQLite is for development only; {env} uses PostgreSQL"))
     if has_service("redis") and _get(merged, "cache.backend") != "redis":
         broken.append(("cache.backend", f"the in-process cache is per process; {env} uses Redis"))
+    if has_service("mlflow"):
+        # The registry's address and credentials come from MLFLOW_* variables; the model is config.
+        for key, what in (("mlflow.model_name", "a name"), ("mlflow.alias", "an alias")):
+            if not str(_get(merged, key) or "").strip():
+                broken.append((key, f"the served model needs {what} ({key}) in {env}"))
     time_cost = _get(merged, "password_hashing.time_cost")
     memory_kib = _get(merged, "password_hashing.memory_kib")
     # Unset keys take the settings' defaults, which meet the minimum.
@@ -145,7 +150,7 @@ def environment_rules(env: str, merged: dict[str, Any]) -> list[tuple[str, str]]
 # The password of a URL's userinfo: scheme://user:PASSWORD@host.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)(?P<password>[^/\s@]+)@")
 # Where the service reads a whole URL with its credentials from, per configuration key.
-URL_VARIABLES = {"database.url": "DATABASE_URL", "cache.url": "REDIS_URL"}
+URL_VARIABLES = {"database.url": "DATABASE_URL", "cache.url": "REDIS_URL", "mlflow.tracking_uri": "MLFLOW_TRACKING_URI"}
 
 
 def has_url_password(text: str) -> bool:

@@ -57,6 +57,12 @@ class KeySpec:
     replaced_by: str | None = None
     # How long NAME_PREVIOUS serves: one of PREVIOUS_UNTIL.
     previous_until: str = "next_rotation"
+    # Issued by another system's operator (a model registry's password): never generated or
+    # rotated here, only checked for presence and placeholders; its owner sets its strength.
+    external: bool = False
+    # The key is needed only while this variable is set: a password goes with its user name
+    # (a registry used without authentication needs neither).
+    required_with: str | None = None
 
     @property
     def bits(self) -> int:
@@ -123,6 +129,8 @@ def parse_rules(data: Any, where: str = "keys.json") -> Rules:
                 keeps_previous=bool(entry.get("keeps_previous", False)),
                 replaced_by=entry.get("replaced_by"),
                 previous_until=until,
+                external=bool(entry.get("external", False)),
+                required_with=entry.get("required_with"),
             )
         )
     words = data.get("placeholder_words", [])
@@ -290,6 +298,8 @@ def startup_problems(name: str, value: str | None) -> list[str]:
     if is_placeholder(value):
         problems.append(f"{name} is a placeholder, not a real key")
     spec = spec_for(name)
+    if spec is not None and spec.external:
+        return problems
     if spec is not None and spec.hex_bytes is not None and not _is_hex_of(value, spec.hex_bytes):
         problems.append(f"{name} must be {2 * spec.hex_bytes} hex characters ({spec.hex_bytes} bytes)")
     return problems
@@ -314,6 +324,8 @@ def check_keys(values: Mapping[str, str | None], min_length: int = MIN_KEY_LENGT
     """
     found: dict[str, list[str]] = {}
     for spec in load().keys:
+        if not_needed(spec, values):
+            continue
         problems = key_problems(spec.name, values.get(spec.name), min_length)
         if problems:
             found[spec.name] = problems
@@ -325,6 +337,11 @@ def check_keys(values: Mapping[str, str | None], min_length: int = MIN_KEY_LENGT
     for name, first in shared_values(values).items():
         found.setdefault(name, []).append(f"{name} has the same value as {first}; every key needs its own")
     return found
+
+
+def not_needed(spec: KeySpec, values: Mapping[str, str | None]) -> bool:
+    """Return True when ``spec`` is unset and needs no value: the variable it goes with is unset too."""
+    return spec.required_with is not None and not values.get(spec.required_with) and not values.get(spec.name)
 
 
 def shared_values(values: Mapping[str, str | None]) -> dict[str, str]:
@@ -348,10 +365,12 @@ def generate(name: str) -> str:
     """Return a fresh value for the key ``name``.
 
     Raises:
-        KeyError: ``name`` is not one of :data:`KEYS`.
+        KeyError: ``name`` is not one of :data:`KEYS`, or is an external key (never generated).
     """
     keys = load().keys
     for spec in keys:
+        if spec.name == name and spec.external:
+            raise KeyError(f"{name} is issued by another system's operator: it is never generated here")
         if spec.name == name:
             return fresh_value(spec)
     raise KeyError(f"unknown key {name!r}: use one of {', '.join(spec.name for spec in keys)}")
@@ -360,6 +379,11 @@ def generate(name: str) -> str:
 def fingerprint(value: str) -> str:
     """Return a short, non-reversible fingerprint of a key for logs and audits."""
     return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def generated_keys() -> tuple[KeySpec, ...]:
+    """Return the keys prodready makes (every key but the external ones)."""
+    return tuple(spec for spec in load().keys if not spec.external)
 
 
 def fresh_value(spec: KeySpec) -> str:

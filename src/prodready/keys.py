@@ -187,7 +187,7 @@ def ensure(path: Path) -> list[str]:
     missing: dict[str, str] = {}
     if "APP_ENV" not in existing:
         missing["APP_ENV"] = layers.DEFAULT_ENVIRONMENT
-    for spec in keyrules.KEYS:
+    for spec in keyrules.generated_keys():
         if not existing.get(spec.name):
             missing[spec.name] = keyrules.fresh_value(spec)
     stamp = auditlog.now().strftime("%Y-%m-%d")
@@ -232,14 +232,16 @@ def fill_template(text: str, env: str) -> tuple[str, dict[str, str]]:
     for line in text.splitlines(keepends=True):
         match = _ASSIGNMENT.match(line)
         name = match.group("name") if match else ""
-        if match and (name in keyrules.KEY_NAMES or name == "APP_ENV"):
+        generated = name in {spec.name for spec in keyrules.generated_keys()}
+        # An external key's line stays a placeholder: `security validate` fails until it is filled.
+        if match and (generated or name == "APP_ENV"):
             value = env if name == "APP_ENV" else made.setdefault(name, keyrules.generate(name))
             lines.append(_assign(line, name, value))
         else:
             lines.append(line)
     if lines and not lines[-1].endswith("\n"):
         lines.append("\n")
-    missing = [spec.name for spec in keyrules.KEYS if spec.name not in made]
+    missing = [spec.name for spec in keyrules.generated_keys() if spec.name not in made]
     if missing:
         lines.append("\n# keys the template does not list, added by `keys generate`\n")
         for name in missing:
@@ -477,6 +479,12 @@ def rotate_command(args: argparse.Namespace) -> int:
         names = ", ".join(keyrules.KEY_NAMES)
         print(f"keys rotate: {args.name!r} is not a key of {keyrules.keys_file()}: use one of {names}")
         return 2
+    if args.name not in {spec.name for spec in keyrules.generated_keys()}:
+        print(
+            f"keys rotate: {args.name} is issued by another system's operator: change it there, then put the "
+            f"new value in {path}"
+        )
+        return 2
     question = f"Rotate {args.name} in {path} ({args.env})? The current value moves to {args.name}_PREVIOUS."
     if not args.yes and not confirm(question):
         print("keys rotate: not confirmed; nothing changed (pass --yes when no terminal is attached)")
@@ -608,8 +616,11 @@ def _audit_key(
         facts.append(f"{age:.0f} of {max_age} days" if max_age else f"{age:.0f} days old")
     item["status"] = status
     item["summary"] = "; ".join(facts + item["problems"] + item["warnings"])
+    spec = keyrules.spec_for(name)
     if status == "pass":
         item["fix"] = ""
+    elif spec is not None and spec.external:
+        item["fix"] = f"set {name} in {env_file_for(env)} to the value its issuer (the registry's operator) gave"
     elif value:
         item["fix"] = f"keys rotate {name} --env {env}"
     else:

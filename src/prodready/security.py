@@ -72,7 +72,9 @@ def check_env_keys(report: Report, env: str, path: Path, values: dict[str, str],
     problems = keyrules.check_keys(values, min_length)
     for spec in keyrules.KEYS:
         found = problems.get(spec.name)
-        if found:
+        if keyrules.not_needed(spec, values):
+            report.add(spec.name, "pass", f"not needed: {spec.required_with} is not set", where=str(path))
+        elif found:
             # Development keys only warn: a weak local key must not block a laptop.
             report.add(spec.name, "fail" if strict else "warn", "; ".join(found), where=str(path))
         else:

@@ -150,6 +150,21 @@ def test_servers_the_project_has_are_required_when_deployed(project: Path) -> No
     assert config.environment_rules("production", local) == []
 
 
+def test_a_served_model_is_named_when_deployed(project: Path) -> None:
+    unnamed = {**SAFE_PRODUCTION, "mlflow": {"model_name": "", "alias": " "}}
+    assert config.environment_rules("production", unnamed) == [], "no mlflow.yaml: no model to name"
+
+    (project / "config" / "services" / "mlflow.yaml").write_text("mlflow:\n  model_name: churn\n  alias: champion\n")
+    broken = config.environment_rules("production", unnamed)
+
+    assert broken == [
+        ("mlflow.model_name", "the served model needs a name (mlflow.model_name) in production"),
+        ("mlflow.alias", "the served model needs an alias (mlflow.alias) in production"),
+    ]
+    named = {**SAFE_PRODUCTION, "mlflow": {"model_name": "churn", "alias": "champion"}}
+    assert config.environment_rules("production", named) == []
+
+
 def test_a_broken_rule_points_at_the_file_that_set_the_value(project: Path) -> None:
     production = project / "config" / "environments" / "production.yaml"
     _edit(production, "app", "debug", True)

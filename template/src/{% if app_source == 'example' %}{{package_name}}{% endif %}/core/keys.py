@@ -63,6 +63,15 @@ class KeySpec(BaseModel):
     replaced_by: str | None = Field(
         default=None, description="A URL variable that carries its own credentials and makes this key unused."
     )
+    external: bool = Field(
+        default=False,
+        description="Issued by another system's operator (a registry password): never generated here; "
+        "checked for presence and placeholders, not for size or randomness.",
+    )
+    required_with: str | None = Field(
+        default=None,
+        description="The key is needed only while this variable is set (a password goes with its user name).",
+    )
 
 
 class KeyList(BaseModel):
@@ -180,6 +189,9 @@ def key_problems(name: str, value: str | None, key_list: KeyList, min_length: in
     if is_placeholder(value, key_list):
         problems.append(f"{name} is a placeholder, not a real key")
     spec = key_list.spec_for(name)
+    if spec is not None and spec.external:
+        # Its owner (the registry's operator) sets the rules for its value.
+        return problems
     if spec is not None and spec.encoding == "hex" and not re.fullmatch(rf"[0-9a-fA-F]{{{2 * spec.bytes}}}", value):
         problems.append(f"{name} must be {2 * spec.bytes} hex characters ({spec.bytes} bytes)")
     if len(value) < min_length:
@@ -193,8 +205,9 @@ def check_keys(values: Mapping[str, str | None], key_list: KeyList, min_length: 
     """Check every listed key, and each ``NAME_PREVIOUS`` that is set, against the rules.
 
     A key whose ``replaced_by`` variable is set (a full ``DATABASE_URL`` carries its own
-    password) is not required. Two keys with one value are a problem of the later one (a key
-    and its own ``NAME_PREVIOUS`` may match).
+    password) is not required, nor an unset one whose ``required_with`` variable is unset (a
+    password without its user name). Two keys with one value are a problem of the later one (a
+    key and its own ``NAME_PREVIOUS`` may match).
 
     Returns:
         Problems per variable name, only for variables that have some.
@@ -204,6 +217,8 @@ def check_keys(values: Mapping[str, str | None], key_list: KeyList, min_length: 
     first_holder: dict[str, str] = {}
     for spec in key_list.keys:
         if spec.replaced_by and values.get(spec.replaced_by):
+            continue
+        if spec.required_with and not values.get(spec.required_with) and not values.get(spec.name):
             continue
         names = [spec.name] + ([spec.name + PREVIOUS_SUFFIX] if values.get(spec.name + PREVIOUS_SUFFIX) else [])
         for name in names:
