@@ -276,7 +276,9 @@ def key_problems(name: str, value: str | None, min_length: int = MIN_KEY_LENGTH)
     variable, never the value.
     """
     problems = startup_problems(name, value)
-    if value is None or value == "":
+    spec = spec_for(name)
+    if value is None or value == "" or (spec is not None and spec.external):
+        # An external key's strength is its issuer's: only presence and placeholders count.
         return problems
     if len(value) < min_length:
         problems.append(f"{name} is {len(value)} characters long; the minimum is {min_length}")
