@@ -133,10 +133,10 @@ def find_app(
         AppPathError: ``configured`` or ``[tool.prodready] app`` is not an import path.
     """
     if configured:
-        return parse_app(configured, "--app")
+        return _located(root, parse_app(configured, "--app"))
     setting = pyproject.get("tool", {}).get("prodready", {}).get("app")
     if setting is not None:
-        return parse_app(str(setting), "pyproject.toml [tool.prodready] app")
+        return _located(root, parse_app(str(setting), "pyproject.toml [tool.prodready] app"))
     from_answers = _from_answers(root, answers)
     if from_answers is not None:
         return from_answers
@@ -183,6 +183,13 @@ def discovery_candidates(files: list[str]) -> list[str]:
 
 def _discovery_rank(relative: str) -> tuple[int, str]:
     return (relative.count("/"), relative)
+
+
+def _located(root: Path, app: App) -> App:
+    # A named app whose module sits under src/ of a project that is not installed (an adopted
+    # src layout runs with PYTHONPATH=src) is started with --app-dir src, as its Makefile does.
+    located = module_file(root, app)
+    return _with_app_dir(root, app, located) if located is not None else app
 
 
 def _with_app_dir(root: Path, app: App, located: Path) -> App:

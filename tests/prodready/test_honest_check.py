@@ -281,6 +281,17 @@ def test_the_configured_app_comes_first_and_is_validated(tmp_path: Path) -> None
         _find(repo, "svc/api.py")
 
 
+def test_a_named_app_under_src_starts_with_src_on_the_path(tmp_path: Path) -> None:
+    # An adopted src layout is not installed: its Makefile runs the app with PYTHONPATH=src.
+    root = write(tmp_path / "svc", {"src/predict/__init__.py": "", "src/predict/main.py": "app = object()\n"})
+    setting = {"tool": {"prodready": {"app": "predict.main:app"}}}
+
+    assert _find(root, pyproject=setting) == service.App(
+        "predict.main:app", "src", False, "pyproject.toml [tool.prodready] app"
+    )
+    assert _find(root, "predict.main:app") == service.App("predict.main:app", "src", False, "--app")
+
+
 def test_a_bad_app_option_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = report(tmp_path, capsys, "--app", "main.py")
 
