@@ -9,6 +9,7 @@ unset). Nothing here skips: an unreachable server fails the project's tests.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import copy_project, example_answers, project_env, run
+from helpers import copy_project, example_answers, prodready, project_env, run
 from test_answers import validator_message
 
 # Prints the top-level import names of every distribution installed in the project's environment.
@@ -55,6 +56,10 @@ def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_pa
     package = {**example_answers(), **answers}["package_name"]
     shadowing = [name for name in installed if name != package and not validator_message("package_name", name)]
     assert not shadowing, f"package names that would shadow an installed module but are accepted: {shadowing}"
+    # The static report right after setup: what a developer sees first has no failure.
+    report = json.loads(prodready(project, "check", "--json", env=env).stdout)
+    failing = {check["id"]: check["message"] for check in report["checks"] if check["state"] == "fail"}
+    assert not failing, failing
     result = run(["make", "lint", "typecheck", "test", "test-reliability"], cwd=project, env=env, timeout=1200)
     output = result.stdout + result.stderr
     # `make test` already fails on "no tests ran" (pytest exit 5) and on the coverage gate;

@@ -407,6 +407,34 @@ def test_declared_keys_that_are_usable_pass(project: Path, key_names: tuple[str,
     assert found.status == "pass", found
 
 
+def test_a_key_whose_companion_is_unset_is_not_needed_to_start(tmp_path: Path) -> None:
+    # MLflow's password goes with its user name: a development .env without either (a local
+    # tracking server without authentication) starts; a user name without a password does not.
+    keys = {
+        "min_bits": 128,
+        "keys": [
+            {"name": "SECRET_KEY", "purpose": "signs", "encoding": "urlsafe", "bytes": 32},
+            {
+                "name": "MLFLOW_TRACKING_PASSWORD",
+                "purpose": "the tracking server's password",
+                "encoding": "urlsafe",
+                "bytes": 32,
+                "external": True,
+                "required_with": "MLFLOW_TRACKING_USERNAME",
+            },
+        ],
+    }
+    secret = f"SECRET_KEY={random_value()}\n"
+    root = write(tmp_path / "repo", {"security/keys.json": json.dumps(keys), ".env": secret})
+
+    assert outcome(root, "security.dev_env").status == "pass"
+
+    (root / ".env").write_text(secret + "MLFLOW_TRACKING_USERNAME=predictor\n")
+    found = outcome(root, "security.dev_env")
+    assert found.status == "fail", found
+    assert "MLFLOW_TRACKING_PASSWORD is missing" in found.message
+
+
 # --- slow: the package index and an installed service ---------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize(

@@ -179,7 +179,7 @@ def _security_dev_env(context: Context) -> Finding:
         names = [
             name
             for spec in specs
-            if not (spec.replaced_by and values.get(spec.replaced_by))
+            if not (spec.replaced_by and values.get(spec.replaced_by)) and not keyrules.not_needed(spec, values)
             for name in (spec.name, spec.name + keyrules.PREVIOUS_SUFFIX)
             if name == spec.name or values.get(name)
         ]
