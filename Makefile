@@ -36,12 +36,12 @@ project: venv ## Generate a project from this checkout with the default answers 
 # Two workers, one test file each at a time (--dist loadfile keeps a file's module-scoped
 # renders in one worker): the slow tier is mostly waiting on uv, Docker and servers.
 test: venv ## Run the template's tests, both tiers (what .ci/run runs)
-	$(BIN)/pytest -n 2 --dist loadfile -m "slow or not slow" --durations=25
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "slow or not slow" --durations=25
 
 # The render tier on two workers as well (it is mostly waiting on Copier, uv and the linters),
 # offline: the hook then locks from uv's cache or not at all, and nothing here needs the index.
 test-fast: venv ## Run the render tier only (about a minute and a half, no server, no network)
-	UV_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile
+	UV_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test-slow: venv ## Run the project tier only (minutes; PostgreSQL and Redis)
 	$(BIN)/pytest -m slow

@@ -395,6 +395,67 @@ def test_an_existing_app_renders_around_the_app_and_never_inside_it(around: Path
     run([BIN / "ruff", "format", "--no-cache", "--check", "src", "tests"], cwd=project)
 
 
+def test_model_serving_around_an_existing_app_is_a_module_its_route_imports(tmp_path: Path) -> None:
+    project = copy_project(
+        tmp_path / "project",
+        skip_tasks=True,
+        app_source="existing",
+        existing_app="prediction_service.main:app",
+        existing_app_folder="root",
+        model_serving="mlflow",
+    )
+    files = {path.relative_to(project).as_posix() for path in project_files(project)}
+    for expected in (
+        "src/service_model.py",
+        "config/services/mlflow.yaml",
+        "tests/unit/test_service_model.py",
+        "tests/integration/test_model_registry.py",
+        "tests/mlflow_registry.py",
+        "tests/mlflow_model.py",
+        "scripts/mlflow-test-servers.sh",
+    ):
+        assert expected in files, expected
+    # No route, schema or service of the example: the /predict route stays the team's.
+    assert not [f for f in files if "predictions" in f or f.endswith("model_loader.py")], sorted(files)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(dep.startswith("mlflow-skinny") for dep in pyproject["project"]["dependencies"])
+    assert "src/service_model.py" in pyproject["tool"]["mypy"]["files"]
+    assert "MLFLOW_TRACKING_PASSWORD" in (project / ".env.example").read_text(encoding="utf-8")
+    assert "mlflow:" in (project / "compose.yaml").read_text(encoding="utf-8")
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "## Serving the model" in readme and "from service_model import" in readme
+    run([BIN / "ruff", "check", "--no-cache", "."], cwd=project)
+    run([BIN / "ruff", "format", "--no-cache", "--check", "src", "tests"], cwd=project)
+
+
+@pytest.mark.slow
+def test_an_adopted_app_with_model_serving_passes_its_checks_against_a_real_mlflow(
+    template: Path, tmp_path: Path
+) -> None:
+    """`prodready adopt --data model_serving=mlflow`, then the project's own checks and tests, the
+    loader's against the MLflow servers TEST_MLFLOW_URL and TEST_MLFLOW_AUTH_URL name."""
+    ping_test = (
+        "from fastapi.testclient import TestClient\n\nfrom app.main import app\n\n\n"
+        "def test_ping():\n    assert TestClient(app).get('/ping').json() == {'ok': True}\n"
+    )
+    # Without a Makefile of its own: the template's is the one `make` runs.
+    files = {name: text for name, text in APP_FOLDER_REPO.items() if name != "Makefile"}
+    repo = write_files(tmp_path / "service", {**files, "tests/test_ping.py": ping_test})
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "service", cwd=repo)
+    code, output = adopt(repo, "--template", str(template), "--data", "model_serving=mlflow")
+    assert code in (0, 1), output
+    assert (repo / "src/service_model.py").is_file(), output
+    env = project_env(PYTEST_ADDOPTS="-rA")  # the summary lists every test that passed
+    run(["make", "setup"], cwd=repo, env=env)
+    result = run(["make", "lint", "typecheck", "test"], cwd=repo, env=env, timeout=900)
+    output = result.stdout + result.stderr
+    for test in ("test_the_alias_is_loaded_and_a_moved_alias", "test_a_route_wired_as_the_readme_shows"):
+        assert f"PASSED tests/integration/test_model_registry.py::{test}" in output, output[-3000:]
+    assert "PASSED tests/unit/test_service_model.py::test_a_version_that_fails_to_load" in output
+
+
 # --- prodready adopt: fixtures ---------------------------------------------------------------
 
 PREDICT_APP = '''"""The prediction service."""

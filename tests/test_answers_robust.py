@@ -150,7 +150,6 @@ BAD_VALUES: list[tuple[str, str, list[str]]] = [
         ['"tests.app:app" starts with "tests"', "a folder or module the template renders"],
     ),
     ("existing_app_folder", "lib", ["'lib'", "Invalid choice", "existing_app_folder"]),
-    ("model_serving", "mlflow", ["Invalid choice", '"mlflow" needs app_source example']),
 ]
 # Answers given along with a bad value, for rules that span two questions.
 CONTEXT: dict[tuple[str, str], dict[str, str]] = {
@@ -162,7 +161,6 @@ CONTEXT: dict[tuple[str, str], dict[str, str]] = {
         for value in ("prediction_service.main", "my-app.main:app", "tests.app:app")
     },
     ("existing_app_folder", "lib"): {"app_source": "existing"},
-    ("model_serving", "mlflow"): {"app_source": "existing"},
 }
 
 
