@@ -40,17 +40,27 @@ print(" ".join(sorted(name for name in names if name.isidentifier() and name.isl
 # default), and the render tier lints the default answers' own files, so neither variant goes
 # untested; the code model_serving adds is switched by file names and `if` blocks that leave the
 # default's files as they were.
+# The first project runs its suite through the readiness report (`prodready check --run-tests`
+# runs the same pytest, coverage gate included, and also starts the service), the second through
+# `make test`; the reliability scenarios (bursts, SIGTERM under load, outages of PostgreSQL,
+# Redis and the registry) run where the servers are.
 PROJECTS = [
-    pytest.param({"model_serving": "mlflow"}, id="defaults-mlflow"),
-    pytest.param({"use_postgres": False, "use_redis": False, "python_version": "3.11"}, id="no-servers-py3.11"),
+    pytest.param({"model_serving": "mlflow"}, ("lint", "typecheck", "test-reliability"), id="defaults-mlflow"),
+    pytest.param(
+        {"use_postgres": False, "use_redis": False, "python_version": "3.11"},
+        ("lint", "typecheck", "test"),
+        id="no-servers-py3.11",
+    ),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answers", PROJECTS)
-def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("answers", "targets"), PROJECTS)
+def test_generated_project_passes_its_own_checks(
+    answers: dict[str, Any], targets: tuple[str, ...], tmp_path: Path
+) -> None:
     project = copy_project(tmp_path / "project", **answers)
-    env = project_env()
+    env = project_env(NO_COLOR="1")
     run(["make", "setup"], cwd=project, env=env)
     installed = run([project / ".venv" / "bin" / "python", "-c", TOP_LEVEL_NAMES], cwd=project, env=env).stdout.split()
     package = {**example_answers(), **answers}["package_name"]
@@ -60,14 +70,33 @@ def test_generated_project_passes_its_own_checks(answers: dict[str, Any], tmp_pa
     report = json.loads(prodready(project, "check", "--json", env=env).stdout)
     failing = {check["id"]: check["message"] for check in report["checks"] if check["state"] == "fail"}
     assert not failing, failing
-    result = run(["make", "lint", "typecheck", "test", "test-reliability"], cwd=project, env=env, timeout=1200)
+    result = run(["make", *targets], cwd=project, env=env, timeout=1200)
     output = result.stdout + result.stderr
-    # `make test` already fails on "no tests ran" (pytest exit 5) and on the coverage gate;
-    # this makes sure the suite really ran something and reported coverage.
     passed = re.search(r"(\d+) passed", output)
     assert passed, f"no passed tests in the output:\n{output[-5000:]}"
     assert int(passed.group(1)) > 0
-    assert re.search(r"^TOTAL\s", output, re.MULTILINE), "no coverage report in the output"
+    if "test" in targets:
+        # `make test` already fails on "no tests ran" (pytest exit 5) and on the coverage gate;
+        # this makes sure the suite really ran something and reported coverage.
+        assert re.search(r"^TOTAL\s", output, re.MULTILINE), "no coverage report in the output"
+    else:
+        assert_scores_at_least_95_with_its_tests(project, env)
+
+
+def assert_scores_at_least_95_with_its_tests(project: Path, env: dict[str, str]) -> None:
+    """The full readiness report: every tier passes, coverage meets the gate, the service starts."""
+    result = prodready(project, "check", "--run-tests", "--json", "--min-score", "95", env=env)
+    document = json.loads(result.stdout)
+    failed = {c["id"]: c["message"] for c in document["checks"] if c["state"] == "fail"}
+    assert result.returncode == 0, (failed, document["tests"])
+    assert document["score"] >= 95
+    passed = {c["id"]: c["message"] for c in document["checks"] if c["state"] == "pass"}
+    assert {"tests.pass", "tests.coverage", "tests.tiers_run", "tests.service_starts", "deps.installed"} <= set(passed)
+    assert "GET /health/live answered 200" in passed["tests.service_starts"]
+    assert document["cap"] is None
+    counts = document["tests"]["counts"]
+    assert all(counts[tier]["passed"] > 0 for tier in ("unit", "integration", "e2e")), counts
+    assert document["tests"]["coverage"] >= example_answers()["coverage_threshold"]
 
 
 @pytest.mark.slow
