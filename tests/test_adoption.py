@@ -531,7 +531,7 @@ APP_FOLDER_REPO = {
     "app/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get('/ping')\ndef ping() -> dict:\n"
     "    return {'ok': True}\n",
     "requirements/base.txt": "fastapi==0.115.6  # the web framework\nrequests>=2.31\n",
-    "requirements/prod.txt": "-r base.txt\nbandit==1.7.10\n--index-url https://packages.invalid/simple\n",
+    "requirements/prod.txt": "-r base.txt\nbandit==1.7.10\n--index-url ${PRIVATE_INDEX_URL}\n",
     "requirements/dev.txt": "-r base.txt\npytest-mock==3.14.0\nisort==5.13.2\n",
     "Makefile": "run:\n\tuvicorn app.main:app\n",
     "tests/test_ping.py": "def test_nothing():\n    assert True\n",
