@@ -13,6 +13,9 @@ real MLflow tracking server in two versions. Measured:
   back, the app looking at the alias every 0.5 s: errors (target 0) and p99 during the swap
   against the steady p99 (target at most 2 x).
 
+The generated app gets a PostgreSQL database (``--postgres``: a libpq URL of a role that may
+create databases; default the local ``postgres`` role) and a redis-server of its own.
+
 One command, from the repository root with the tool environment (wrk from Debian)::
 
     .venv/bin/python bench/model.py            # 3 rounds of 5 s per app and batch size
@@ -35,22 +38,27 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from service import (
     BIN,
+    DEFAULT_POSTGRES,
     PACKAGE,
     ROOT,
     UVICORN_FLAGS,
     Load,
+    bench_database,
     http,
     load_average,
+    private_redis,
     production_host,
     project_env,
     run,
     serve,
+    with_database,
     wrk,
 )
 
@@ -161,11 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, help="libpq URL of a role that may create the app's database"
+    )
     args = parser.parse_args(argv)
 
     ensure_mlflow()
     load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch, contextlib.ExitStack() as services:
         workdir = Path(scratch)
         project = render(workdir)
         python = str(project / ".venv" / "bin" / "python")
@@ -173,13 +184,20 @@ def main(argv: list[str] | None = None) -> int:
         versions = json.loads(run([python, "-c", REGISTER, MLFLOW_URL, MODEL_NAME, code]).strip().splitlines()[-1])
         (workdir / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
         model_env = {"MLFLOW_TRACKING_URI": MLFLOW_URL, "MODEL_NAME": MODEL_NAME, "THREADS": str(THREADS)}
+        # The generated app runs as in production, with its database and Redis: without them its
+        # background tasks (the user-change listener) would try to reconnect every second.
+        database = services.enter_context(bench_database(args.postgres, "_model"))
+        redis_port, _ = services.enter_context(private_redis(workdir))
         generated_env = project_env(
             project,
             APP_ENV="production",
+            DATABASE_URL=with_database(database, urllib.parse.urlsplit(database).path[1:], "postgresql+asyncpg"),
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
             MLFLOW_TRACKING_URI=MLFLOW_URL,
             MLFLOW__MODEL_NAME=MODEL_NAME,
             MLFLOW__WORKER_THREADS=str(THREADS),
         )
+        run([str(project / ".venv" / "bin" / "alembic"), "upgrade", "head"], cwd=project, env=generated_env)
         # The swap phase has a server of its own that looks at the alias every half second; the
         # side-by-side rounds run the configured interval (30 s).
         swap_env = {**generated_env, "MLFLOW__RELOAD_INTERVAL_SECONDS": "0.5"}
@@ -212,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             deadline = time.monotonic() + 90
-            # /health/ready also checks the database, which this benchmark does not start: wait
-            # for /predict to answer instead.
+            # Ready once the model is loaded: /predict answers 200.
             body = json.dumps({"records": [{"features": [0.5, -0.25]}]}).encode()
             headers = {"Host": host, "Content-Type": "application/json"}
             while http("POST", generated.url + "/predict", body=body, headers=headers)[0] != 200:
@@ -294,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rounds} rounds of `wrk -t1 -c{CONNECTIONS} -d{args.duration:g}s` per app and batch size, the apps",
         f"taking turns to go first; both run `uvicorn --workers 1 --loop uvloop --http httptools`, {THREADS} inference",
         "threads. The generated app runs its production settings (host check, request id, security headers,",
-        "body limit, JSON access log) and looks at the alias every 30 s, as configured; the bare app is one",
-        "route that validates the batch with pydantic and",
+        "body limit, JSON access log) with a database and Redis of its own, and looks at the alias every",
+        "30 s, as configured; the bare app is one route that validates the batch with pydantic and",
         "calls the same pyfunc model on a thread pool.",
         "",
         "| batch | app | requests/s | p50 | p99 | errors |",
