@@ -153,3 +153,8 @@ def prodready(
         text=True,
         check=False,
     )
+
+
+def states(document: dict[str, Any], state: str) -> dict[str, str]:
+    """Check id → message of the checks in ``state`` of a ``prodready check --json`` document."""
+    return {c["id"]: c["message"] for c in document["checks"] if c["state"] == state}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import copy_project, example_answers, prodready, project_env, run
+from helpers import copy_project, example_answers, prodready, project_env, run, states
 from test_answers import validator_message
 
 # Prints the top-level import names of every distribution installed in the project's environment.
@@ -68,7 +68,7 @@ def test_generated_project_passes_its_own_checks(
     assert not shadowing, f"package names that would shadow an installed module but are accepted: {shadowing}"
     # The static report right after setup: what a developer sees first has no failure.
     report = json.loads(prodready(project, "check", "--json", env=env).stdout)
-    failing = {check["id"]: check["message"] for check in report["checks"] if check["state"] == "fail"}
+    failing = states(report, "fail")
     assert not failing, failing
     result = run(["make", *targets], cwd=project, env=env, timeout=1200)
     output = result.stdout + result.stderr
@@ -87,10 +87,9 @@ def assert_scores_at_least_95_with_its_tests(project: Path, env: dict[str, str])
     """The full readiness report: every tier passes, coverage meets the gate, the service starts."""
     result = prodready(project, "check", "--run-tests", "--json", "--min-score", "95", env=env)
     document = json.loads(result.stdout)
-    failed = {c["id"]: c["message"] for c in document["checks"] if c["state"] == "fail"}
-    assert result.returncode == 0, (failed, document["tests"])
+    assert result.returncode == 0, (states(document, "fail"), document["tests"])
     assert document["score"] >= 95
-    passed = {c["id"]: c["message"] for c in document["checks"] if c["state"] == "pass"}
+    passed = states(document, "pass")
     assert {"tests.pass", "tests.coverage", "tests.tiers_run", "tests.service_starts", "deps.installed"} <= set(passed)
     assert "GET /health/live answered 200" in passed["tests.service_starts"]
     assert document["cap"] is None

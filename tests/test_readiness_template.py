@@ -18,7 +18,18 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from helpers import ROOT, Render, copier_cli, copy_project, example_answers, prodready, project_env, run, snapshot
+from helpers import (
+    ROOT,
+    Render,
+    copier_cli,
+    copy_project,
+    example_answers,
+    prodready,
+    project_env,
+    run,
+    snapshot,
+    states,
+)
 
 PACKAGE = example_answers()["package_name"]
 HOOK = ROOT / "hooks" / "post_gen.py"
@@ -43,11 +54,6 @@ def readiness(project: Path, *args: str) -> dict[str, Any]:
     assert result.returncode == 0, result.stdout + result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     return document
-
-
-def states(document: dict[str, Any], state: str) -> dict[str, str]:
-    """Check id → message of the checks in ``state``."""
-    return {c["id"]: c["message"] for c in document["checks"] if c["state"] == state}
 
 
 def hook(project: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
