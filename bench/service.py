@@ -596,6 +596,15 @@ def psql(url: str, sql: str) -> str:
     return run(["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]).strip()
 
 
+def empty_caches(redis: Redis, database: str) -> None:
+    """Empty the shared cache and every worker's memory of items.
+
+    The workers forget their items on the notification a TRUNCATE of ``items`` would send.
+    """
+    redis.command("FLUSHDB")
+    psql(database, "SELECT pg_notify('item_changed', '*')")
+
+
 def with_database(url: str, database: str, scheme: str | None = None) -> str:
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit(parts._replace(path="/" + database, scheme=scheme or parts.scheme))
@@ -661,13 +670,13 @@ def measure_items(
                         raise RuntimeError(f"GET /items/{item_id} answered {status}")
 
             hits, misses = Series("cache hits"), Series("cache misses")
-            redis.command("FLUSHDB")
+            empty_caches(redis, database)
             warm()
             wrk(server, "/", duration=2, connections=connections, token=token, script=hit_script)  # warm-up
             for number in range(rounds):
                 phases = [(hits, hit_script), (misses, miss_script)]
                 for series, script in phases if number % 2 == 0 else phases[::-1]:
-                    redis.command("FLUSHDB")
+                    empty_caches(redis, database)
                     if series is hits:
                         warm()
                     before = redis.keyspace()

@@ -1,7 +1,7 @@
 """Notify the service of every change to a user, so it can cache who a token belongs to.
 
 Each worker keeps the users its tokens belong to in memory and listens on the ``user_changed``
-channel (``services/principals.py``); this trigger sends the user's id there when a row of
+channel (``services/notified.py``); this trigger sends the user's id there when a row of
 ``users`` is updated or deleted (``*`` when the table is truncated), on commit, from any client:
 the API, ``python -m <package>.admin`` or ``psql``. A worker that cannot find the trigger, or
 loses its listening connection, reads the user from the database on every request instead.

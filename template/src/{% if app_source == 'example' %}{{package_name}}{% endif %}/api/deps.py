@@ -16,7 +16,6 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cache import SafeCache
-from ..core.crypto import FieldCipher
 from ..core.errors import AuthenticationError, PermissionDeniedError
 from ..core.policies import Policies
 from ..core.security import decode_access_token
@@ -113,17 +112,10 @@ async def get_admin_user(user: CurrentUser) -> Principal:
 AdminUser = Annotated[Principal, Depends(get_admin_user)]
 
 
-async def get_item_service(request: Request) -> AsyncIterator[ItemService]:
-    """Build the item service for one request, with a session of its own.
-
-    One dependency rather than four (session, cache, cipher, settings): FastAPI solves each on
-    every request. The session connects only when the service first queries (a cache miss).
-    """
-    state = request.app.state
-    database: Database = state.database
-    cipher: FieldCipher = state.cipher
-    async with database.sessions() as session:
-        yield ItemService(session=session, cache=state.cache, cipher=cipher, settings=state.settings)
+async def get_item_service(request: Request) -> ItemService:
+    """Return the app's item service (made at start-up; it opens a session per operation)."""
+    items: ItemService = request.app.state.items
+    return items
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

@@ -1,4 +1,10 @@
-"""Items: CRUD owned by a user, with a read-through cache and an encrypted field."""
+"""Items: CRUD owned by a user, with read-through caches and an encrypted field.
+
+A read looks in two caches before the database: the worker's own memory
+(:class:`~.notified.NotifiedCache`, on only while PostgreSQL notifies every change to an item)
+and the shared cache (Redis where configured), which every worker and instance fills. Both hold
+the row as stored: the note stays encrypted until an answer needs it.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,73 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..cache import SafeCache
-from ..core.crypto import DecryptionError, FieldCipher
+from ..core.crypto import DecryptionError, FieldCipher, field_context
 from ..core.errors import NotFoundError, StoredValueError
 from ..core.security import sign, unsign
 from ..core.settings import Settings
 from ..models.schemas import ItemCreate, ItemRead, ItemUpdate
 from ..models.tables import Item
+from .notified import NotifiedCache
 from .principals import Caller
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class CachedItem:
+    """An item row as the cache holds it: the columns, the note still encrypted.
+
+    A plain record rather than an ORM ``Item``: building one of those costs more than the rest
+    of a cache hit, and a cached row is never changed or saved.
+    """
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    title: str
+    description: str
+    secret_note_encrypted: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def secret_note_context(self) -> str:
+        """What the note's ciphertext is bound to (see ``Item.secret_note_context``)."""
+        return field_context(Item.__tablename__, "secret_note", self.id)
+
+
+# One item's columns in :class:`CachedItem`'s order, read without the ORM (a cache miss).
+_ITEM_BY_ID = select(
+    Item.id,
+    Item.owner_id,
+    Item.title,
+    Item.description,
+    Item.secret_note_encrypted,
+    Item.created_at,
+    Item.updated_at,
+).where(Item.id == bindparam("item_id"))
+
+
 @dataclass
 class ItemService:
-    """Item operations for one request."""
+    """Item operations; one instance serves every request of an app.
 
-    session: AsyncSession
+    Each operation opens its own database session, and a read a cache answers opens none;
+    ``reads`` runs the one statement of a cache miss without a transaction around it
+    (``Database.reads``). ``rows`` is the worker's memory of items (see the module docstring).
+    """
+
+    sessions: async_sessionmaker[AsyncSession]
+    reads: AsyncEngine
     cache: SafeCache
+    rows: NotifiedCache[CachedItem]
     cipher: FieldCipher
     settings: Settings
 
-    def _to_read(self, item: Item) -> ItemRead:
+    def _to_read(self, item: Item | CachedItem) -> ItemRead:
         """Return the item as the API shows it, its note decrypted.
 
         Raises:
@@ -60,25 +108,33 @@ class ItemService:
     def _cache_key(item_id: uuid.UUID) -> str:
         return f"item:{item_id}"
 
-    async def _load(self, item_id: uuid.UUID) -> Item | None:
-        """Read an item through the cache.
+    async def _load(self, item_id: uuid.UUID) -> CachedItem | None:
+        """Read an item through the worker's memory and the shared cache.
 
-        The cache holds the row as stored (ciphertext, never the plaintext note), signed with
-        SECRET_KEY so a value written into the cache by anyone else is ignored.
+        The shared cache holds the row as stored (ciphertext, never the plaintext note), signed
+        with SECRET_KEY so a value written into the cache by anyone else is ignored.
         """
+        kept = self.rows.get(item_id)
+        if kept is not None:
+            return kept
+        generation = self.rows.generation
         cached = await self.cache.get(self._cache_key(item_id))
         if cached is not None:
             payload = unsign(cached.decode("utf-8"), self.settings)
             if payload is not None:
-                return _item_from_json(payload)
-        item = await self.session.get(Item, item_id)
-        if item is not None:
-            await self.cache.set(
-                self._cache_key(item_id),
-                sign(_item_to_json(item), self.settings).encode(),
-                self.settings.cache.default_ttl,
-            )
-        return item
+                row = _item_from_json(payload)
+                self.rows.keep(item_id, row, generation)
+                return row
+        async with self.reads.connect() as connection:
+            found = (await connection.execute(_ITEM_BY_ID, {"item_id": item_id})).first()
+        if found is None:
+            return None
+        row = CachedItem(*found)
+        self.rows.keep(item_id, row, generation)
+        await self.cache.set(
+            self._cache_key(item_id), sign(_item_to_json(row), self.settings).encode(), self.settings.cache.default_ttl
+        )
+        return row
 
     async def get(self, item_id: uuid.UUID, user: Caller) -> ItemRead:
         """Return an item the user owns (admins see every item).
@@ -97,21 +153,25 @@ class ItemService:
         item = Item(id=uuid.uuid4(), owner_id=user.id, title=data.title, description=data.description)
         if data.secret_note is not None:
             item.secret_note_encrypted = self.cipher.encrypt(data.secret_note, context=item.secret_note_context)
-        self.session.add(item)
-        await self.session.commit()
+        async with self.sessions() as session:
+            session.add(item)
+            await session.commit()
         return self._to_read(item)
 
     async def list(self, user: Caller, limit: int, offset: int) -> tuple[list[ItemRead], int]:
         """Return one page of the user's items, oldest first, and their total count."""
         owned = Item.owner_id == user.id
-        total = await self.session.scalar(select(func.count()).select_from(Item).where(owned))
-        result = await self.session.execute(
-            select(Item).where(owned).order_by(Item.created_at, Item.id).limit(limit).offset(offset)
-        )
-        return [self._to_read(item) for item in result.scalars()], int(total or 0)
+        async with self.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(Item).where(owned))
+            result = await session.execute(
+                select(Item).where(owned).order_by(Item.created_at, Item.id).limit(limit).offset(offset)
+            )
+            rows = list(result.scalars())
+        return [self._to_read(item) for item in rows], int(total or 0)
 
-    async def _owned(self, item_id: uuid.UUID, user: Caller) -> Item:
-        item = await self.session.get(Item, item_id)
+    @staticmethod
+    async def _owned(session: AsyncSession, item_id: uuid.UUID, user: Caller) -> Item:
+        item = await session.get(Item, item_id)
         if item is None or (item.owner_id != user.id and user.role != "admin"):
             raise NotFoundError("item not found")
         return item
@@ -122,7 +182,14 @@ class ItemService:
         Raises:
             NotFoundError: no such item, or it belongs to someone else.
         """
-        item = await self._owned(item_id, user)
+        async with self.sessions() as session:
+            item = await self._owned(session, item_id, user)
+            self._change(item, data)
+            await session.commit()
+        await self._forget(item_id)
+        return self._to_read(item)
+
+    def _change(self, item: Item, data: ItemUpdate) -> None:
         changes = data.model_dump(exclude_unset=True)
         if "title" in changes and changes["title"] is not None:
             item.title = changes["title"]
@@ -133,9 +200,6 @@ class ItemService:
             item.secret_note_encrypted = (
                 self.cipher.encrypt(note, context=item.secret_note_context) if note is not None else None
             )
-        await self.session.commit()
-        await self.cache.delete(self._cache_key(item_id))
-        return self._to_read(item)
 
     async def delete(self, item_id: uuid.UUID, user: Caller) -> None:
         """Delete an item the user owns.
@@ -143,13 +207,21 @@ class ItemService:
         Raises:
             NotFoundError: no such item, or it belongs to someone else.
         """
-        item = await self._owned(item_id, user)
-        await self.session.delete(item)
-        await self.session.commit()
+        async with self.sessions() as session:
+            await session.delete(await self._owned(session, item_id, user))
+            await session.commit()
+        await self._forget(item_id)
+
+    async def _forget(self, item_id: uuid.UUID) -> None:
+        """Drop the copies of a changed item: this worker's at once, then the shared cache's.
+
+        The other workers drop theirs when the change's notification reaches them.
+        """
+        self.rows.invalidate(item_id)
         await self.cache.delete(self._cache_key(item_id))
 
 
-def _item_to_json(item: Item) -> str:
+def _item_to_json(item: Item | CachedItem) -> str:
     return json.dumps(
         {
             "id": str(item.id),
@@ -163,9 +235,9 @@ def _item_to_json(item: Item) -> str:
     )
 
 
-def _item_from_json(payload: str) -> Item:
+def _item_from_json(payload: str) -> CachedItem:
     data = json.loads(payload)
-    return Item(
+    return CachedItem(
         id=uuid.UUID(data["id"]),
         owner_id=uuid.UUID(data["owner_id"]),
         title=data["title"],
