@@ -21,9 +21,8 @@ from ..core.policies import Policies
 from ..core.security import decode_access_token
 from ..core.settings import Settings
 from ..db import Database
-from ..models.tables import User
 from ..services.items import ItemService
-from ..services.principals import Principal, PrincipalCache, VerifiedTokens
+from ..services.principals import Principal, PrincipalCache, VerifiedTokens, read_principal
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -63,8 +62,8 @@ async def get_current_user(request: Request, token: Annotated[str | None, Depend
     """Return the active user the bearer token belongs to.
 
     A token verified in the last seconds, and its user, come from the worker's memory while
-    that is kept true (see ``services/principals.py``); otherwise the token is verified and the
-    user read from the database, in a session opened only then.
+    that is kept true (see ``services/notified.py``); otherwise the token is verified and the
+    user read from the database with one statement.
 
     Raises:
         AuthenticationError: no token, an invalid one, or its user is gone or inactive.
@@ -82,16 +81,10 @@ async def get_current_user(request: Request, token: Annotated[str | None, Depend
     except ValueError as exc:
         raise AuthenticationError("the access token is not valid") from exc
     principals: PrincipalCache = state.principals
-    principal = principals.get(user_id)
-    if principal is None:
-        generation = principals.generation
-        database: Database = state.database
-        async with database.sessions() as session:
-            user = await session.get(User, user_id)
-            principal = Principal.of(user) if user is not None else None
-        if principal is None or not principal.is_active:
-            raise AuthenticationError("the access token is not valid")
-        principals.put(principal, generation)
+    database: Database = state.database
+    principal = await principals.fetch(user_id, lambda: read_principal(database.reads, user_id))
+    if principal is None or not principal.is_active:
+        raise AuthenticationError("the access token is not valid")
     return principal
 
 

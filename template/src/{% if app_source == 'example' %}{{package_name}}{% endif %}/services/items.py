@@ -109,28 +109,25 @@ class ItemService:
         return f"item:{item_id}"
 
     async def _load(self, item_id: uuid.UUID) -> CachedItem | None:
-        """Read an item through the worker's memory and the shared cache.
+        """Read an item: from the worker's memory, else through the shared cache."""
+        return await self.rows.fetch(item_id, lambda: self._read_through(item_id))
+
+    async def _read_through(self, item_id: uuid.UUID) -> CachedItem | None:
+        """Read an item through the shared cache, filling it on a miss.
 
         The shared cache holds the row as stored (ciphertext, never the plaintext note), signed
         with SECRET_KEY so a value written into the cache by anyone else is ignored.
         """
-        kept = self.rows.get(item_id)
-        if kept is not None:
-            return kept
-        generation = self.rows.generation
         cached = await self.cache.get(self._cache_key(item_id))
         if cached is not None:
             payload = unsign(cached.decode("utf-8"), self.settings)
             if payload is not None:
-                row = _item_from_json(payload)
-                self.rows.keep(item_id, row, generation)
-                return row
+                return _item_from_json(payload)
         async with self.reads.connect() as connection:
             found = (await connection.execute(_ITEM_BY_ID, {"item_id": item_id})).first()
         if found is None:
             return None
         row = CachedItem(*found)
-        self.rows.keep(item_id, row, generation)
         await self.cache.set(
             self._cache_key(item_id), sign(_item_to_json(row), self.settings).encode(), self.settings.cache.default_ttl
         )
