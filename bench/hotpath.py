@@ -8,8 +8,9 @@ order rotating from round to round:
 - the generated app (rendered from this working tree with the default answers) with its
   production settings (``APP_ENV=production``: host check, HSTS, JSON access log, rate limits),
   on PostgreSQL and a private ``redis-server`` on a port of its own: an authenticated
-  ``GET /items/{id}`` that Redis answers (hits), one that it does not (misses: the cache is
-  emptied before each run and wrk walks through 40,000 items), ``/health/live`` and a 404;
+  ``GET /items/{id}`` that the worker's memory answers (hits), one that it does not (misses:
+  the caches are emptied before each run and wrk walks through 40,000 items), ``/health/live``
+  and a 404;
 - the same app with two workers, on the cache-hit read;
 - bare FastAPI: one route, ``/health/live``, and its 404;
 - full-stack-fastapi-template's backend at 0.10.0 (``BENCH_PEERS``, default
@@ -196,7 +197,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         SOLVE,
         ("api/deps.py:get_current_user",),
     ),
-    ("the item: Redis GET (none when the worker's memory holds it)", "cache/__init__.py:get", ()),
+    ("the item: Redis GET (none while the worker's memory is on)", "cache/__init__.py:get", ()),
     (
         "the item: from memory (before: signature check, JSON), decryption, building the answer",
         ENDPOINT,
@@ -553,7 +554,7 @@ def render(targets: list[Target], info: dict[str, str], args: argparse.Namespace
         "  check, security headers and HSTS, request ids, body limits, its JSON access log batched into",
         "  a file), PostgreSQL and a private Redis. Reads: `GET /items/{id}` with a bearer token;",
         f"  hits cycle through {service.HIT_SET} items (each with an encrypted note), read once each before the",
-        "  run, so the worker's memory holds them (and Redis, for what expires from memory); misses walk",
+        "  run, so the worker's memory holds them (PostgreSQL, for what expires from it); misses walk",
         f"  through {service.ITEMS:,} items (without one) with both emptied before each run (Redis `FLUSHDB`,",
         "  and the notification a `TRUNCATE` of `items` would send, which every worker listens for).",
         "  full-stack-fastapi-template 0.10.0's backend reads",
@@ -635,8 +636,9 @@ def render(targets: list[Target], info: dict[str, str], args: argparse.Namespace
         "A hit is answered from the worker's memory of items, kept true by PostgreSQL's notifications",
         "(`services/notified.py`): no Redis, no database, no session. What it still costs: FastAPI",
         "solving the dependencies and routing, the middleware, decrypting the note and building the",
-        "answer. A miss adds a Redis GET, the item's `SELECT` (one round trip: autocommit, without",
-        "`BEGIN` and `ROLLBACK`) and a Redis SET.",
+        "answer. A miss adds the item's `SELECT`: one round trip, sent by asyncpg directly on a pooled",
+        "connection (`RowReads` in `db.py`), without `BEGIN` and `ROLLBACK`; Redis is not asked, as",
+        "a primary-key read costs PostgreSQL the same one round trip.",
         "",
         "With two workers on two cores, the load generator, PostgreSQL and Redis share those same",
         "two cores, so the two-worker figure is a floor of what two dedicated cores give.",

@@ -1,9 +1,16 @@
 """Items: CRUD owned by a user, with read-through caches and an encrypted field.
 
-A read looks in two caches before the database: the worker's own memory
-(:class:`~.notified.NotifiedCache`, on only while PostgreSQL notifies every change to an item)
-and the shared cache (Redis where configured), which every worker and instance fills. Both hold
-the row as stored: the note stays encrypted until an answer needs it.
+A read looks in the worker's own memory first (:class:`~.notified.NotifiedCache`, on only
+while PostgreSQL notifies every change to an item), and a row it lacks comes from the database.
+While that memory is off (SQLite, or the listener reconnecting), the shared cache (Redis where
+configured), which every worker and instance fills, stands in front of the database instead.
+Both hold the row as stored: the note stays encrypted until an answer needs it.
+
+Why not both in turn: a row by primary key costs PostgreSQL one round trip, as a Redis ``GET``
+does, so the shared cache behind the worker's memory would add a ``GET`` and a ``SET`` to every
+miss and save nothing; and only the database's copy is never older than a change made outside
+the API (``psql``, another service), which the notifications report but the shared cache never
+hears of.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..cache import SafeCache
 from ..core.crypto import DecryptionError, FieldCipher, field_context
@@ -25,7 +32,7 @@ from ..core.settings import Settings
 from ..models.schemas import ItemCreate, ItemRead, ItemUpdate
 from ..models.tables import Item
 from .notified import NotifiedCache
-from .principals import Caller
+from .principals import Caller, RowReader
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +76,12 @@ class ItemService:
     """Item operations; one instance serves every request of an app.
 
     Each operation opens its own database session, and a read a cache answers opens none;
-    ``reads`` runs the one statement of a cache miss without a transaction around it
-    (``Database.reads``). ``rows`` is the worker's memory of items (see the module docstring).
+    ``reads`` runs the one statement of a cache miss (``Database.reads``). ``rows`` is the
+    worker's memory of items (see the module docstring).
     """
 
     sessions: async_sessionmaker[AsyncSession]
-    reads: AsyncEngine
+    reads: RowReader
     cache: SafeCache
     rows: NotifiedCache[CachedItem]
     cipher: FieldCipher
@@ -109,28 +116,29 @@ class ItemService:
         return f"item:{item_id}"
 
     async def _load(self, item_id: uuid.UUID) -> CachedItem | None:
-        """Read an item: from the worker's memory, else through the shared cache."""
+        """Read an item: from the worker's memory, else from the database or the shared cache."""
         return await self.rows.fetch(item_id, lambda: self._read_through(item_id))
 
     async def _read_through(self, item_id: uuid.UUID) -> CachedItem | None:
-        """Read an item through the shared cache, filling it on a miss.
+        """Read an item from the database, through the shared cache while the worker's memory is off.
 
         The shared cache holds the row as stored (ciphertext, never the plaintext note), signed
         with SECRET_KEY so a value written into the cache by anyone else is ignored.
         """
-        cached = await self.cache.get(self._cache_key(item_id))
-        if cached is not None:
-            payload = unsign(cached.decode("utf-8"), self.settings)
-            if payload is not None:
-                return _item_from_json(payload)
-        async with self.reads.connect() as connection:
-            found = (await connection.execute(_ITEM_BY_ID, {"item_id": item_id})).first()
+        shared = not self.rows.enabled
+        if shared:
+            cached = await self.cache.get(self._cache_key(item_id))
+            if cached is not None:
+                payload = unsign(cached.decode("utf-8"), self.settings)
+                if payload is not None:
+                    return _item_from_json(payload)
+        found = await self.reads.first(_ITEM_BY_ID, item_id=item_id)
         if found is None:
             return None
         row = CachedItem(*found)
-        await self.cache.set(
-            self._cache_key(item_id), sign(_item_to_json(row), self.settings).encode(), self.settings.cache.default_ttl
-        )
+        if shared:
+            entry = sign(_item_to_json(row), self.settings).encode()
+            await self.cache.set(self._cache_key(item_id), entry, self.settings.cache.default_ttl)
         return row
 
     async def get(self, item_id: uuid.UUID, user: Caller) -> ItemRead:
