@@ -46,6 +46,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import service
@@ -359,6 +361,23 @@ def breakdown(result: dict[str, object]) -> list[tuple[str, float]]:
     return [(label, max(0.0, cum(outer) - sum(map(cum, inner))) * scale) for label, outer, inner in LAYERS]
 
 
+def database_settings(rendering: Path) -> dict[str, str]:
+    """The pool and timeouts a rendering's ``config/services/database.yaml`` sets, as environment variables.
+
+    The baseline runs from the measured project's directory, so on its config files: these
+    give it its own pool (the connection, host to user, stays the benchmark's).
+    """
+    config = rendering / "config" / "services" / "database.yaml"
+    if not config.exists():
+        return {}
+    section = yaml.safe_load(config.read_text(encoding="utf-8")).get("database", {})
+    return {
+        f"DATABASE__{key.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in section.items()
+        if key not in {"host", "port", "name", "user"}
+    }
+
+
 def seed_ffs(server: service.Server) -> tuple[str, list[str]]:
     form = urllib.parse.urlencode({"username": "admin@example.com", "password": "Bench-Password-42"}).encode()
     status, answer = service.http("POST", server.url + "/api/v1/login/access-token", body=form)
@@ -466,10 +485,17 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[Target], dict
         ]
         servers = {"generated": generated, "two": two, "bare": bare, "ffs": ffs}
         if args.baseline_ref:
-            old = {**env, "PYTHONPATH": str(baseline / "src")}
+            old = {**env, **database_settings(baseline), "PYTHONPATH": str(baseline / "src")}
             servers["baseline"] = start(f"generated @ {args.baseline_ref}", factory, project, old)
             targets += [
                 Target(f"generated @ {args.baseline_ref}: cache-hit read", "baseline", script=hits, token=token),
+                Target(
+                    f"generated @ {args.baseline_ref}: cache-miss read",
+                    "baseline",
+                    script=misses,
+                    token=token,
+                    before="flush",
+                ),
                 Target(f"generated @ {args.baseline_ref}: 404", "baseline", "/nothing/here"),
             ]
 
@@ -497,16 +523,16 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[Target], dict
                     raise RuntimeError(f"GET /items/{item_id} answered {status}")
 
         warm(generated, token)
-        info["profile"] = json.dumps(
-            {
-                "after": profile(python, project, env, f"/items/{hit_ids[0]}", token, host, None),
-                **(
-                    {"before": profile(python, project, env, f"/items/{hit_ids[0]}", token, host, baseline / "src")}
-                    if baseline is not None
-                    else {}
-                ),
-            }
-        )
+        # Each profile twice, alternating, and the quicker of each kept: a moment when the machine
+        # is slower then moves neither against the other.
+        sources = {"after": None, **({"before": baseline / "src"} if baseline is not None else {})}
+        profiles: dict[str, dict[str, object]] = {}
+        for _ in range(2):
+            for label, src in sources.items():
+                result = profile(python, project, env, f"/items/{hit_ids[0]}", token, host, src)
+                if label not in profiles or float(result["us"]) < float(profiles[label]["us"]):  # type: ignore[arg-type]
+                    profiles[label] = result
+        info["profile"] = json.dumps(profiles)
         for target in targets:  # warm-up, not counted
             load(target, 2)
         for number in range(args.rounds):
@@ -561,6 +587,14 @@ def render(targets: list[Target], info: dict[str, str], args: argparse.Namespace
         f"  `GET /api/v1/items/{{id}}` ({FFS_ITEMS} items, bearer token) from a database of its own on the same",
         "  server, with its thread limit raised from 40 to 64 (at 56 connections or more it otherwise",
         "  stops answering on one worker).",
+        *(
+            [
+                f"- `{args.baseline_ref}`'s rows: the app as rendered from that commit, on the same servers, with",
+                "  its own pool settings (its `config/services/database.yaml`).",
+            ]
+            if args.baseline_ref
+            else []
+        ),
         "",
         "| row | requests/s | p50 | p99 | server CPU per request | errors |",
         "|---|---|---|---|---|---|",
