@@ -187,13 +187,15 @@ def config_map_data(objects: list[dict[str, Any]], name: str) -> dict[str, str]:
 
 def health_routes(project: Path) -> dict[str, str]:
     """Map the health route functions (``live``, ``ready``) to the paths ``register`` adds them at."""
-    tree = ast.parse((project / "src" / PACKAGE / "api" / "routes" / "health.py").read_text(encoding="utf-8"))
+    module = project / "src" / PACKAGE / "api" / "routes" / "health.py"
     routes = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_api_route":
             path, endpoint = node.args[:2]
             assert isinstance(endpoint, ast.Name), ast.dump(endpoint)
-            routes[endpoint.id] = ast.literal_eval(path)
+            # A literal, or a constant of the module (LIVE_PATH).
+            named = isinstance(path, ast.Name)
+            routes[endpoint.id] = module_constant(module, path.id) if named else ast.literal_eval(path)
     return routes
 
 

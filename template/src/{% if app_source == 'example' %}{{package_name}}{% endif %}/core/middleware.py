@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
@@ -134,12 +134,16 @@ class RequestContextMiddleware:
         max_headers: int = 100,
         max_header_bytes: int = 32_768,
         body_timeout: float = 15.0,
+        fixed_answers: Mapping[str, bytes] | None = None,
     ) -> None:
         """Wrap ``app``; ``hsts`` adds Strict-Transport-Security (HTTPS deployments).
 
         ``max_headers`` and ``max_header_bytes`` (names and values together) bound the request
         headers (431 above either); ``body_timeout`` is the seconds a request's whole body may
-        take to arrive (408 after).
+        take to arrive (408 after). ``fixed_answers`` maps paths to a JSON body that never
+        changes: a ``GET`` of one is answered 200 here, after the checks and before routing (the
+        liveness probe: that this process answers is all it says). A request with an ``Origin``
+        header, or behind a ``root_path``, goes to the app as any other.
         """
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -151,6 +155,7 @@ class RequestContextMiddleware:
         self.docs_headers = tuple((name, DOCS_CSP if name == csp else value) for name, value in self.headers)
         self._header_names = frozenset(name for name, _ in self.headers)
         self.hosts = HostAllowList(allowed_hosts)
+        self.fixed_answers = dict(fixed_answers or {})
         # The first path segments the app's routes start with, and the route list they were read from.
         self._routed: tuple[object, int, frozenset[str] | None] = (None, -1, None)
 
@@ -221,6 +226,10 @@ class RequestContextMiddleware:
                 message = f"the request body exceeds {self.max_body_bytes} bytes"
                 await self._send_error(send_with_headers, 413, "payload_too_large", message)
                 return
+            fixed = self.fixed_answers.get(scope["path"]) if scope["method"] == "GET" else None
+            if fixed is not None and not scope.get("root_path") and not _has_origin(scope):
+                await _send_json(send_with_headers, 200, fixed)
+                return
             if self._unrouted(scope):
                 await self._send_not_found(send_with_headers)
                 return
@@ -265,7 +274,7 @@ class RequestContextMiddleware:
         end = path.find("/", 1)
         if (path[1:] if end < 0 else path[1:end]) in segments:
             return False
-        return not any(name == b"origin" for name, _ in scope["headers"])
+        return not _has_origin(scope)
 
     def _bounded(self, receive: Receive, deadline: float) -> Receive:
         """Wrap ``receive``: a body past the size limit or the ``deadline`` (loop time) raises.
@@ -299,9 +308,7 @@ class RequestContextMiddleware:
         """Answer the router's own 404 as the app's handler writes it (core/errors.py), byte for byte."""
         content = error_body("not_found", "Not Found")
         body = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
-        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 404, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 404, body)
 
     @staticmethod
     async def _send_error(send: Send, status: int, code: str, message: str) -> None:
@@ -314,3 +321,15 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body.encode()})
+
+
+def _has_origin(scope: Scope) -> bool:
+    """Whether the request came from a browser page (CORS answers those, inside the app)."""
+    return any(name == b"origin" for name, _ in scope["headers"])
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    """Answer ``body`` as JSON, as Starlette's ``Response`` writes it."""
+    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
