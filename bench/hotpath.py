@@ -587,6 +587,9 @@ def render(targets: list[Target], info: dict[str, str], args: argparse.Namespace
         f"  `GET /api/v1/items/{{id}}` ({FFS_ITEMS} items, bearer token) from a database of its own on the same",
         "  server, with its thread limit raised from 40 to 64 (at 56 connections or more it otherwise",
         "  stops answering on one worker).",
+        "- The generated app answers `/health/live` in its outermost middleware, after the host check and",
+        "  with its headers and access line, but before routing; bare FastAPI's probe and",
+        "  full-stack-fastapi-template's health check are routes.",
         *(
             [
                 f"- `{args.baseline_ref}`'s rows: the app as rendered from that commit, on the same servers, with",
